@@ -1,0 +1,35 @@
+# The README's commands. `make test` and `make demo` work on a fresh clone: they create
+# .venv, install the pinned CPU torch first (an unpinned torch pulls a multi-GB CUDA
+# build), then the package with its dev extras.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: install test demo bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install torch==$(TORCH_VERSION)
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/centrifuge corpus build
+
+bench: install
+	$(BIN)/python benchmarks/models.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

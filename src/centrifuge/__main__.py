@@ -1,0 +1,5 @@
+import sys
+
+from centrifuge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""Media I/O: PyAV video/audio reading and writing, and frame/tensor conversion.
+
+Frames here are ``(T, H, W, 3)`` uint8; model tensors are ``(3, T, H, W)`` or
+``(B, 3, T, H, W)`` float in [0, 1].
+"""
+
+import numpy as np
+import torch
+
+from centrifuge.io.audio import clip_log_spectrogram, log_spectrogram, read_audio
+from centrifuge.io.video import (
+    TruncatedVideoWarning,
+    Video,
+    VideoInfo,
+    VideoWriter,
+    iter_chunks,
+    probe,
+    read_video,
+    write_video,
+)
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """``(T, H, W, 3)`` uint8 → ``(3, T, H, W)`` float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255.0)
+
+
+def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
+    """``(3, T, H, W)`` float in [0, 1] (clamped) → ``(T, H, W, 3)`` uint8."""
+    x = video.detach().float().clamp(0, 1).mul(255.0).round_().to(torch.uint8)
+    return x.permute(1, 2, 3, 0).contiguous().cpu().numpy()
+
+
+__all__ = [
+    "TruncatedVideoWarning",
+    "Video",
+    "VideoInfo",
+    "VideoWriter",
+    "clip_log_spectrogram",
+    "frames_to_tensor",
+    "iter_chunks",
+    "log_spectrogram",
+    "probe",
+    "read_audio",
+    "read_video",
+    "tensor_to_frames",
+    "write_video",
+]

@@ -1,0 +1,168 @@
+"""Audio: mono float waveforms at a fixed rate and clip-aligned log-spectrograms.
+
+The control signal of C3 (ICCV 2019, §3.2) is the log-spectrogram of the audio that
+plays during a clip, treated as an image. Its parameters are fixed here so that every
+part of the project (datasets, models, inference) agrees on them:
+
+* waveform: mono (channels averaged), float32 in [-1, 1], resampled to 16 kHz;
+* STFT (``torch.stft``): 512-point FFT, 320-sample (20 ms) periodic Hann window,
+  160-sample (10 ms) hop, ``center=True`` with zero padding, giving 257 frequency bins
+  and 100 spectrogram frames per second (plus one);
+* value: ``log(|STFT| + 1e-6)``.
+
+A clip of ``T`` frames at ``fps`` starting at frame ``s`` is aligned with the audio
+window ``[s / fps, (s + T) / fps)``; missing samples (audio shorter than the video) are
+zeros, so the spectrogram always has ``floor(T / fps * 100) + 1`` frames.
+
+Shape:
+    waveform ``(N,)``; spectrogram ``(257, S)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import av
+import numpy as np
+import torch
+
+from centrifuge.errors import AudioError
+from centrifuge.io.video import _open_input, _short, _start_time
+
+SAMPLE_RATE = 16000
+N_FFT = 512
+WIN_LENGTH = 320
+HOP_LENGTH = 160
+N_BINS = N_FFT // 2 + 1
+LOG_FLOOR = 1e-6
+
+__all__ = [
+    "HOP_LENGTH",
+    "N_BINS",
+    "N_FFT",
+    "SAMPLE_RATE",
+    "WIN_LENGTH",
+    "clip_log_spectrogram",
+    "log_spectrogram",
+    "read_audio",
+]
+
+
+def read_audio(
+    path: str | os.PathLike,
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    rate: int = SAMPLE_RATE,
+    mono: bool = True,
+    missing: str = "raise",
+) -> np.ndarray | None:
+    """Decode the first audio stream of ``path``, resampled to ``rate``.
+
+    Args:
+        start_s / duration_s: the window to return (None: to the end).
+        mono: average the channels (shape ``(N,)``); else keep up to 2 channels
+            (shape ``(C, N)``).
+        missing: ``"raise"`` an :class:`AudioError` when the file has no audio stream,
+            or ``"none"`` to return None.
+    """
+    with _open_input(path) as c:
+        if not c.streams.audio:
+            if missing == "none":
+                return None
+            raise AudioError(
+                f"{path}: has no audio stream; pass a video with sound or run without audio"
+            )
+        stream = c.streams.audio[0]
+        channels = 1 if mono else min(2, stream.channels or 1)
+        layout = "mono" if channels == 1 else "stereo"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        t0 = _start_time(stream)
+        if start_s > 0:
+            try:
+                c.seek(int((start_s + t0) / stream.time_base), stream=stream, backward=True)
+            except av.error.FFmpegError:
+                c.seek(0, stream=stream)
+        chunks, first_t = [], None
+        want = None if duration_s is None else int(round(duration_s * rate))
+        got = 0
+        try:
+            for frame in _decode_audio(c, stream):
+                if first_t is None:
+                    first_t = (frame.time - t0) if frame.time is not None else 0.0
+                for rf in resampler.resample(frame):
+                    arr = rf.to_ndarray()
+                    chunks.append(arr)
+                    got += arr.shape[1]
+                if want is not None and got >= want + max(0.0, start_s - first_t) * rate + 1024:
+                    break  # enough decoded to cover the window; skip the rest of the file
+            for rf in resampler.resample(None):
+                chunks.append(rf.to_ndarray())
+        except av.error.FFmpegError as e:
+            raise AudioError(f"{path}: audio could not be decoded ({_short(e)})") from None
+    wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
+    # Align: the first decoded frame may start before (after a seek) or after start_s.
+    offset = int(round(((first_t or 0.0) - start_s) * rate)) if start_s > 0 else 0
+    if offset < 0:
+        wave = wave[:, -offset:]
+    elif offset > 0:
+        wave = np.pad(wave, ((0, 0), (offset, 0)))
+    if want is not None:
+        wave = wave[:, :want]
+        if wave.shape[1] < want:
+            wave = np.pad(wave, ((0, 0), (0, want - wave.shape[1])))
+    wave = np.clip(wave.astype(np.float32, copy=False), -1.0, 1.0)
+    return wave[0] if mono else wave
+
+
+def _decode_audio(container, stream):
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.FFmpegError:
+            continue  # a damaged audio packet costs a few ms of sound, not the clip
+
+
+def log_spectrogram(wave: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Log-magnitude STFT of a mono 16 kHz waveform (parameters in the module docstring).
+
+    Shape:
+        ``(N,)`` or ``(B, N)`` → ``(257, S)`` or ``(B, 257, S)`` with ``S = N // 160 + 1``.
+    """
+    x = torch.as_tensor(wave, dtype=torch.float32)
+    window = torch.hann_window(WIN_LENGTH, periodic=True, device=x.device)
+    spec = torch.stft(
+        x,
+        n_fft=N_FFT,
+        hop_length=HOP_LENGTH,
+        win_length=WIN_LENGTH,
+        window=window,
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    return torch.log(spec.abs() + LOG_FLOOR)
+
+
+def clip_log_spectrogram(
+    audio: np.ndarray | None, start_frame: int, num_frames: int, fps: float, *, audio_start_s=0.0
+) -> torch.Tensor:
+    """Log-spectrogram of the audio window aligned with frames ``[start, start + T)``.
+
+    Args:
+        audio: mono 16 kHz waveform that begins at ``audio_start_s`` seconds of the video.
+        start_frame / num_frames / fps: the clip.
+
+    Shape:
+        ``(257, floor(num_frames / fps * 100) + 1)``.
+    """
+    if audio is None:
+        raise AudioError("no audio for this clip; the control signal needs a video with sound")
+    n = int(round(num_frames / fps * SAMPLE_RATE))
+    n -= n % HOP_LENGTH
+    first = int(round((start_frame / fps - audio_start_s) * SAMPLE_RATE))
+    window = np.zeros(n, np.float32)
+    lo, hi = max(first, 0), min(first + n, len(audio))
+    if hi > lo:
+        window[lo - first : hi - first] = audio[lo:hi]
+    return log_spectrogram(window)

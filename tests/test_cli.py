@@ -1,14 +1,16 @@
-import pytest
-
 from centrifuge import __version__
 from centrifuge.cli import main
 
 
 def test_version(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["--version"])
-    assert e.value.code == 0
+    assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
+
+
+def test_usage_error_is_one_line_exit_2(capsys):
+    assert main(["separate", "x.mp4", "--segment", "zero"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--segment" in err
 
 
 def test_help_lists_commands(capsys):

@@ -52,13 +52,189 @@ def _run_corpus(args) -> int:
     return 0
 
 
+@command
+def add_train(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a model on blended video pairs",
+        description="Train on blended pairs (Lightning). Configs: tiny (CPU minutes), cpu "
+                    "(the shipped default model's recipe), paper112, paper224, or a .yaml "
+                    "path; any field can be overridden as key=value (data.frames=16).",
+    )
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument("-c", "--config", help="config name or .yaml path (default: paper defaults)")
+    p.add_argument("--resume", metavar="RUN_OR_CKPT",
+                   help="continue a run (its folder or a .ckpt); its config.yaml is reused")
+    p.add_argument("--out", help="runs folder (default: runs/)")
+    p.add_argument("--list-configs", action="store_true", help="print the shipped configs")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    from centrifuge.config import list_configs, load_config
+    from centrifuge.train.run import TrainingInterrupted, config_for_resume, train
+
+    if args.list_configs:
+        print("\n".join(list_configs()))
+        return 0
+    overrides = list(args.overrides)
+    if args.out:
+        overrides.append(f"out_dir={args.out}")
+    if args.resume:
+        config = config_for_resume(args.resume, overrides)
+    else:
+        config = load_config(args.config, overrides)
+    try:
+        run_dir = train(config, resume=args.resume)
+    except TrainingInterrupted as e:
+        print(f"centrifuge: {e}", file=sys.stderr)
+        return 130
+    print(f"run finished: {run_dir} (model: {run_dir / 'model.safetensors'})")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5, got {value}")
+    return value
+
+
+@command
+def add_separate(sub) -> None:
+    p = sub.add_parser(
+        "separate", help="separate a video into its layers",
+        description="Separate a video into layers: writes <out>/<model>/<stem>/layer_*.mp4, "
+                    "mosaic.mp4, contact.png and summary.json.",
+    )
+    p.add_argument("input", nargs="?", help="the video to separate")
+    p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
+    p.add_argument("-n", "--model", default="default",
+                   help="pretrained name or .safetensors checkpoint (default: default)")
+    p.add_argument("--layers", type=_positive_int,
+                   help="keep only the 2 most dissimilar layers (default: all)")
+    p.add_argument("--segment", type=_positive_int, default=32, help="frames per segment (32)")
+    p.add_argument("--overlap", type=_fraction, default=0.25,
+                   help="fraction of a segment shared with the next (0.25)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16",
+                   help="bf16 autocast (default), fp32, or fp16 (GPU)")
+    p.add_argument("--max-size", type=int, default=512, metavar="PIXELS",
+                   help="downscale inputs whose longer side exceeds this (default 512; 0: never)")
+    p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--list-models", action="store_true", help="print the pretrained models")
+    p.set_defaults(run=_run_separate)
+
+
+def _run_separate(args) -> int:
+    from centrifuge.inference import Separator
+    from centrifuge.pretrained import describe_pretrained
+
+    if args.list_models:
+        for name, summary in describe_pretrained():
+            print(f"{name:24s} {summary}")
+        return 0
+    if not args.input:
+        raise CentrifugeError("no input video; usage: centrifuge separate VIDEO [-o DIR]")
+    if args.max_size < 0:
+        raise CentrifugeError(f"--max-size must be 0 or positive, got {args.max_size}")
+    if args.segment < 2:
+        raise CentrifugeError(f"--segment must be at least 2 frames, got {args.segment}")
+    sep = Separator(args.model, device=args.device, precision=args.precision,
+                    segment=args.segment, overlap=args.overlap, max_size=args.max_size)
+    result = sep.separate_file(args.input, args.out, layers=args.layers, force=args.force)
+    t = result.summary["timings_s"]
+    print(f"wrote {result.folder}/: {', '.join(p.name for p in result.layers)}, mosaic.mp4, "
+          f"contact.png, summary.json ({result.summary['input']['frames']} frames, "
+          f"{t['frames_per_s']} frames/s, {t['total']} s)")
+    return 0
+
+
+@command
+def add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate", help="PIT loss vs Identity and PSNR on seeded corpus val blends",
+        description="Evaluate a model on seeded blends of the corpus val split (clips never "
+                    "trained on): the model card's numbers.",
+    )
+    p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
+    p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion"],
+                   default=["transparent", "occlusion"])
+    p.add_argument("--samples", type=_positive_int, default=64)
+    p.add_argument("--frames", type=_positive_int, default=32)
+    p.add_argument("--size", type=_positive_int, default=112)
+    p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--root", help="corpus folder (default $CENTRIFUGE_HOME or ~/.cache/centrifuge)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    import json
+
+    from centrifuge.evaluate.blends import as_dict, evaluate_blends, format_results
+    from centrifuge.inference import Separator
+
+    sep = Separator(args.model, device=args.device, precision=args.precision,
+                    segment=args.frames, overlap=0.0, max_size=None, progress=False)
+    results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
+                               size=args.size, root=args.root) for b in args.blend]
+    print(format_results(results, sep.model_name))
+    if args.json:
+        payload = {"model": sep.model_name, "frames": args.frames, "size": args.size,
+                   "precision": args.precision, "results": [as_dict(r) for r in results]}
+        with open(args.json, "w") as f:
+            json.dump(payload, f, indent=1)
+    return 0
+
+
+@command
+def add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="blend two real val clips, separate them, print a table")
+    p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
+    p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
+    p.add_argument("--root", help="corpus folder")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args) -> int:
+    from centrifuge.demo import format_report, run_demo
+
+    report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
+                      device=args.device)
+    print(format_report(report, args.model))
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line and exit status 2, like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="centrifuge",
         description="Separate a video into its layers (The Visual Centrifuge, CVPR 2019).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in _COMMANDS.values():
         add(sub)
     return parser
@@ -66,7 +242,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = get_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors: a status, not an exception
+        return int(e.code or 0)
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

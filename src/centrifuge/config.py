@@ -1,0 +1,221 @@
+"""Training configuration: dataclasses, loaded from YAML, overridden as ``key=value``.
+
+Defaults are the CVPR 2019 paper's recipe (§4.1): SGD, momentum 0.99, lr 0.1 → 0.05 at
+100k → 0.025 at 150k → 0.01 at 200k iterations, 240k iterations, batch 10, 32×112²
+clips, α = 0.5, BatchNorm statistics at evaluation. A YAML file (``configs/*.yaml``, or
+any path) only states what differs; ``centrifuge train --config tiny data.frames=16``
+overrides one field, the value parsed as YAML (``optim.milestones=[10,20]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from centrifuge.errors import ConfigError
+from centrifuge.losses import LossWeights
+
+CONFIG_DIR = Path(__file__).with_name("configs")
+
+
+@dataclass
+class ModelSection:
+    """``name``: a registered model; ``args``: :class:`CentrifugeConfig` overrides."""
+
+    name: str = "centrifuge"
+    args: dict = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Where clips come from and how they are blended (see ``data/datasets.py``).
+
+    ``source``/``root``: ``corpus`` (root = corpus folder, default cache), ``folder`` or
+    ``kinetics`` (root = folder or CSV). Validation uses ``val_source``/``val_root``
+    (default: the corpus ``val`` split for the corpus, else the same source as training).
+    ``zoom``, ``color_jitter``, ``channel_shuffle``, ``time_reverse``: training-only
+    augmentations beyond the paper's (see :class:`~centrifuge.data.datasets.ClipSampler`).
+    """
+
+    source: str = "corpus"
+    root: str | None = None
+    val_source: str | None = None
+    val_root: str | None = None
+    frames: int = 32
+    stride: int = 1
+    size: int = 112
+    scale: float = 1.15
+    blend: str = "transparent"
+    alpha: float | list = 0.5
+    superpixels: int = 20
+    frozen: int = 0
+    audio: bool = False
+    zoom: list | None = None
+    color_jitter: float = 0.0
+    channel_shuffle: bool = False
+    time_reverse: float = 0.0
+    batch_size: int = 10
+    workers: int = 2
+    cache: bool = False
+    val_samples: int = 64
+    val_batch_size: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """``name``: ``sgd`` (the paper) or ``adamw``; ``schedule``: ``step`` (lr becomes
+    ``lr_values[k]`` at ``milestones[k]``), ``cosine`` or ``constant``; optional linear
+    ``warmup_steps``; ``encoder_lr_scale`` multiplies the learning rate of the I3D
+    encoder(s), e.g. 0.1 to keep Kinetics features while the decoder learns."""
+
+    name: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.99
+    weight_decay: float = 0.0
+    schedule: str = "step"
+    milestones: list = field(default_factory=lambda: [100_000, 150_000, 200_000])
+    lr_values: list = field(default_factory=lambda: [0.05, 0.025, 0.01])
+    warmup_steps: int = 0
+    encoder_lr_scale: float = 1.0
+    grad_clip: float | None = None
+
+
+@dataclass
+class TrainerConfig:
+    """What Lightning's ``Trainer`` gets: devices, precision, strategy, schedule of
+    validation (every ``val_every`` steps) and logging."""
+
+    max_steps: int = 240_000
+    precision: str = "bf16-mixed"
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    val_every: int = 2000
+    log_every: int = 20
+    accumulate: int = 1
+    channels_last: bool = True
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    name: str = "custom"
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    out_dir: str = "runs"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_INT_OR_STR = {"trainer.devices"}  # Lightning takes 2 or "auto"
+_NUMBER_OR_RANGE = {"data.alpha"}  # 0.5 or [0.25, 0.75]
+
+
+def _check_type(path: str, default, value):
+    """Return ``value`` if it fits the type of the field's default, else raise."""
+    if default is None or value is None:
+        return value
+    if path in _INT_OR_STR and isinstance(value, (int, str)) and not isinstance(value, bool):
+        return value
+    if path in _NUMBER_OR_RANGE and isinstance(value, list):
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{path} must be of type {type(default).__name__}, got {value!r}")
+    return value
+
+
+def _merge(obj, data: dict, prefix: str = "") -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'} must be a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(f"unknown config key {path!r}; valid: {', '.join(fields)}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            _merge(current, value, path + ".")
+        elif isinstance(current, dict) and isinstance(value, dict):
+            current.update(value)
+        else:
+            setattr(obj, key, _check_type(path, current, value))
+
+
+def _set_dotted(data: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {k} is not a section")
+    node[keys[-1]] = value
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A path to a YAML file, or the name of a shipped config (``tiny``, ``cpu``, ...)."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such config file")
+        return p
+    shipped = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not shipped.is_file():
+        raise ConfigError(
+            f"unknown config {name_or_path!r}; shipped: {', '.join(list_configs())} "
+            "(or pass a path to a .yaml file)"
+        )
+    return shipped
+
+
+def list_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """Build a :class:`TrainConfig` from defaults, a YAML file, and ``key=value`` overrides."""
+    config = TrainConfig()
+    data: dict = {}
+    if name_or_path:
+        path = resolve_config_path(name_or_path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        data.setdefault("name", path.stem)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value (e.g. data.frames=16)")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(data, key.strip(), value)
+    _merge(config, data)
+    return config
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    config = TrainConfig()
+    _merge(config, data)
+    return config

@@ -1,0 +1,1 @@
+"""Evaluation experiments; one module per family, each printing a table and writing JSON."""

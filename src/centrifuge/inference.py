@@ -1,0 +1,260 @@
+"""Separating whole videos: segments, overlap-add, layer re-ordering, selection.
+
+A video of any length goes through the model in fixed-length segments of ``segment``
+frames that overlap by ``overlap · segment`` frames; memory holds one segment whatever
+the video's length. Two things make the pieces one video again:
+
+* **Re-ordering.** The model is permutation-free: layer k of one segment may be layer j
+  of the next. Each segment's layers are permuted to best match the previous segment's
+  on the frames they share (the assignment minimising the reconstruction loss ℓ), so a
+  layer stays the same layer from the first frame to the last — as Asteroid's
+  ``LambdaOverlapAdd(reorder_chunks=True)`` does for audio.
+* **Cross-fading.** On the shared frames the two segments' layers are blended with a
+  linear ramp, which hides the small differences between the two predictions.
+
+Tensors: a segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from centrifuge.errors import CentrifugeError, ConfigError
+from centrifuge.io import frames_to_tensor
+from centrifuge.losses import best_assignment, pairwise_loss
+
+
+def match_layers(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """Permutation of ``current``'s layers that best matches ``previous`` (both
+    ``(n, 3, t, H, W)`` over the same frames): ``current[perm]`` lines up with
+    ``previous``."""
+    cost = pairwise_loss(previous[None].float(), current[None].float())  # (1, n, n)
+    _, assignment = best_assignment(cost)
+    return assignment[0]
+
+
+def crossfade_weights(overlap: int, device=None) -> torch.Tensor:
+    """Weight of the *previous* segment on each of ``overlap`` shared frames: 1 → 0."""
+    return (torch.arange(overlap, 0, -1, device=device, dtype=torch.float32) - 0.5) / overlap
+
+
+def stitch(
+    segments: Iterable[tuple[int, torch.Tensor]],
+    separate: Callable[[torch.Tensor], torch.Tensor],
+    overlap: int,
+    *,
+    reorder: bool = True,
+) -> Iterator[torch.Tensor]:
+    """Separate overlapping segments and yield the layers as one continuous stream.
+
+    Args:
+        segments: ``(first_frame, video (3, t, H, W))`` in order, each starting
+            ``overlap`` frames before the previous one ended (as
+            :func:`~centrifuge.io.iter_chunks` yields them).
+        separate: the model: ``(3, t, H, W)`` → ``(n, 3, t, H, W)``.
+        overlap: frames shared by consecutive segments.
+        reorder: align each segment's layer order with the previous one.
+
+    Yields:
+        Consecutive blocks of layers ``(n, 3, k, H, W)`` covering every frame once.
+    """
+    held: torch.Tensor | None = None  # the previous segment's last `overlap` frames
+    for _, video in segments:
+        layers = separate(video)
+        if held is not None:
+            shared = held.shape[2]
+            if reorder:
+                layers = layers[match_layers(held, layers[:, :, :shared])]
+            w = crossfade_weights(shared, layers.device).view(1, 1, -1, 1, 1)
+            layers = layers.clone()
+            layers[:, :, :shared] = w * held + (1 - w) * layers[:, :, :shared]
+        t = layers.shape[2]
+        keep = t - overlap if t > overlap else t
+        if keep > 0:
+            yield layers[:, :, :keep]
+        held = layers[:, :, keep:] if keep < t else None
+    if held is not None and held.shape[2]:
+        yield held
+
+
+class PairDistance:
+    """Accumulates the mean |Oⁱ − Oʲ| between layers over a stream, to select the two
+    most dissimilar layers of a whole video (CVPR 2019 §3.2)."""
+
+    def __init__(self, n: int):
+        self.sum = torch.zeros(n, n, dtype=torch.float64)
+        self.count = 0
+
+    def update(self, layers: torch.Tensor) -> None:
+        flat = layers.float().flatten(1)
+        self.sum += torch.cdist(flat[None], flat[None], p=1)[0].double().cpu()
+        self.count += flat.shape[1]
+
+    def most_dissimilar(self) -> tuple[int, int]:
+        d = self.sum / max(1, self.count)
+        d.fill_diagonal_(-1.0)  # identical layers still give two distinct indices
+        i, j = divmod(int(d.argmax()), d.shape[0])
+        return (min(i, j), max(i, j))
+
+
+PRECISIONS = ("bf16", "fp32", "fp16")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unsupported device {device!r}; use cpu or cuda")
+    return dev
+
+
+def resolve_model(model, device: torch.device):
+    """``(model, name)`` from a model object, a checkpoint path or a pretrained name."""
+    from centrifuge.models.centrifuge import LayerModel
+    from centrifuge.models.checkpoint import load_model
+    from centrifuge.pretrained import list_pretrained, load_pretrained
+
+    if isinstance(model, LayerModel):
+        return model.to(device).eval(), getattr(model, "model_name", "model")
+    text = str(model)
+    path = Path(text)
+    if path.suffix in (".safetensors", ".ckpt") or os.sep in text or path.exists():
+        return load_model(path, device=device), path.stem
+    if text in list_pretrained():
+        loaded, name = load_pretrained(text, device=device)
+        return loaded, name
+    raise CentrifugeError(
+        f"unknown model {text!r}; pretrained: {', '.join(list_pretrained())} "
+        "(or pass a .safetensors checkpoint written by `centrifuge train`)"
+    )
+
+
+class Separator:
+    """Separate videos into layers with a trained model (the library's main entry point).
+
+    Args:
+        model: ``"default"``, another pretrained name (``centrifuge separate
+            --list-models``), a checkpoint path, or a :class:`LayerModel`.
+        device: ``cpu`` or ``cuda``.
+        precision: ``bf16`` (autocast; fast on CPUs with bf16 and on GPUs), ``fp32``,
+            or ``fp16`` (GPU only).
+        segment: frames per segment the model sees at once.
+        overlap: fraction of a segment shared with the next (0 ≤ overlap ≤ 0.5).
+        max_size: downscale inputs whose longer side exceeds this (None or 0: never).
+
+    Example:
+        >>> sep = Separator("default")                        # doctest: +SKIP
+        >>> layers = sep.separate(video)   # (3, T, H, W) → (n, 3, T, H, W)
+    """
+
+    def __init__(
+        self,
+        model="default",
+        *,
+        device: str = "cpu",
+        precision: str = "bf16",
+        segment: int = 32,
+        overlap: float = 0.25,
+        max_size: int | None = 512,
+        progress: bool = True,
+    ):
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if not isinstance(segment, int) or segment < 2:
+            raise ConfigError(f"segment must be an integer of at least 2 frames, got {segment!r}")
+        if not 0 <= overlap <= 0.5:
+            raise ConfigError(f"overlap must be between 0 and 0.5, got {overlap}")
+        if max_size is not None and max_size < 0:
+            raise ConfigError(f"max_size must be positive (or 0 for none), got {max_size}")
+        self.device = resolve_device(device)
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError("fp16 needs a GPU; use --precision bf16 or fp32 on the CPU")
+        self.precision = precision
+        self.segment = segment
+        self.overlap_frames = int(round(segment * overlap))
+        if self.overlap_frames >= segment:
+            raise ConfigError(f"overlap {overlap} leaves no new frames per segment of {segment}")
+        self.overlap = overlap
+        self.max_size = max_size or None
+        self.progress = progress
+        self.model, self.model_name = resolve_model(model, self.device)
+        if self.device.type == "cpu" and precision == "bf16":
+            self.model.to(memory_format=torch.channels_last_3d)
+
+    @property
+    def n_layers(self) -> int:
+        return self.model.n_outputs
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def separate_segment(self, video: torch.Tensor) -> torch.Tensor:
+        """One segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
+        clamped to [0, 1])."""
+        x = video.to(self.device, torch.float32)[None]
+        if self.device.type == "cpu" and self.precision == "bf16":
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        with torch.inference_mode(), self._autocast():
+            out = self.model(x)[0].float().clamp_(0, 1)
+        return out.cpu().clone()  # a normal tensor: callers update it in place
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(H, W) the video is processed at: within ``max_size``, even, aspect kept."""
+        if self.max_size and max(height, width) > self.max_size:
+            scale = self.max_size / max(height, width)
+            height, width = height * scale, width * scale
+        return max(2, 2 * round(height / 2)), max(2, 2 * round(width / 2))
+
+    def segments(self, video: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        step = self.segment - self.overlap_frames
+        t = video.shape[1]
+        start = 0
+        while True:
+            yield start, video[:, start : start + self.segment]
+            if start + self.segment >= t:
+                return
+            start += step
+
+    def separate(self, video: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Separate a whole video held in memory.
+
+        Args:
+            video: ``(3, T, H, W)`` float in [0, 1], or ``(T, H, W, 3)`` uint8 frames.
+
+        Returns:
+            ``(n, 3, T, H, W)`` float in [0, 1], layers consistent over the whole video.
+        """
+        if isinstance(video, np.ndarray):
+            if video.ndim != 4 or video.shape[-1] != 3:
+                raise CentrifugeError(f"frames must be (T, H, W, 3), got {video.shape}")
+            video = frames_to_tensor(video)
+        if video.ndim != 4 or video.shape[0] != 3:
+            raise CentrifugeError(f"video must be (3, T, H, W), got {tuple(video.shape)}")
+        blocks = stitch(self.segments(video), self.separate_segment, self.overlap_frames)
+        return torch.cat(list(blocks), dim=2)
+
+    def separate_file(self, path, out_dir="separated", *, layers: int | None = None,
+                      force: bool = False):
+        """Separate a video file into ``out_dir/<model>/<stem>/`` (see
+        :func:`centrifuge.separate.separate_file`)."""
+        from centrifuge.separate import separate_file
+
+        return separate_file(self, path, out_dir, layers=layers, force=force)
+
+
+def estimate_segments(num_frames: int, segment: int, overlap: int) -> int:
+    if num_frames <= segment:
+        return 1
+    return 1 + math.ceil((num_frames - segment) / (segment - overlap))

@@ -1,0 +1,206 @@
+"""Losses and layer metrics of the Visual Centrifuge (CVPR 2019 §3.3, §4.1).
+
+Videos are ``(..., 3, T, H, W)`` float in [0, 1]; layer stacks ``(B, n, 3, T, H, W)``.
+
+Reconstruction loss, eq. (3)::
+
+    ℓ(U, V) = 1/(2T) Σ_t ( ‖U_t − V_t‖₁ + ‖∇U_t − ∇V_t‖₁ )
+
+The paper does not spell out the normalisation of the norms. We use the one that
+reproduces its numbers: per-element means, with videos in I3D's [−1, 1] range. For
+tensors in [0, 1] that is exactly::
+
+    ℓ(U, V) = mean|U − V| + ½ (mean|∂ₓU − ∂ₓV| + mean|∂ᵧU − ∂ᵧV|)
+
+(the factor 2 of the range cancels the ½ of the formula; ∇ is the pair of forward
+differences, averaged). On real corpus blends at α = 0.5 the Identity baseline (both
+outputs = the blend) then scores ≈ 0.3–0.4 — the paper reports 0.361 on Kinetics
+(``python -m centrifuge.evaluate.identity`` prints ours).
+
+Permutation-invariant loss, eq. (2), over a pairwise matrix ``(B, m, n)`` of
+ℓ(target_k, output_i): the best assignment of the m targets to distinct outputs
+(all ordered choices for small n, the Hungarian algorithm above), as asteroid's
+``PITLossWrapper``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+
+# Above this many ordered assignments, solve with the Hungarian algorithm instead.
+MAX_BRUTE_FORCE = 5040
+
+
+def reconstruction_loss(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """ℓ(U, V) of eq. (3), reduced over the last four dims ``(3, T, H, W)``.
+
+    Shape:
+        ``(..., 3, T, H, W)`` twice → ``(...)``.
+    """
+    d = (u - v).float()
+    dims = (-4, -3, -2, -1)
+    pixel = d.abs().mean(dim=dims)
+    grad_x = (d[..., :, 1:] - d[..., :, :-1]).abs().mean(dim=dims)
+    grad_y = (d[..., 1:, :] - d[..., :-1, :]).abs().mean(dim=dims)
+    return pixel + 0.5 * (grad_x + grad_y)
+
+
+def pairwise_loss(targets: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+    """Matrix of ℓ(target_k, output_i).
+
+    Shape:
+        targets ``(B, m, 3, T, H, W)``, outputs ``(B, n, 3, T, H, W)`` → ``(B, m, n)``.
+    """
+    m, n = targets.shape[1], outputs.shape[1]
+    # A loop over pairs keeps memory at one video per pair instead of B·m·n videos.
+    rows = [
+        torch.stack([reconstruction_loss(targets[:, k], outputs[:, i]) for i in range(n)], -1)
+        for k in range(m)
+    ]
+    return torch.stack(rows, 1)
+
+
+@cache
+def _assignments(m: int, n: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.permutations(range(n), m)), dtype=torch.long)
+
+
+def _count_assignments(m: int, n: int) -> int:
+    out = 1
+    for k in range(m):
+        out *= n - k
+    return out
+
+
+def best_assignment(pairwise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Minimum-cost assignment of each target to a distinct output.
+
+    Returns:
+        ``(cost (B,), assignment (B, m))``: ``assignment[b, k]`` is the output matched to
+        target k; the cost keeps the gradient of ``pairwise``.
+    """
+    b, m, n = pairwise.shape
+    if m > n:
+        raise ValueError(f"cannot assign {m} targets to {n} outputs")
+    if _count_assignments(m, n) <= MAX_BRUTE_FORCE:
+        perms = _assignments(m, n).to(pairwise.device)  # (K, m)
+        # costs[b, p] = sum_k pairwise[b, k, perms[p, k]]
+        gathered = pairwise[:, torch.arange(m, device=pairwise.device)[None, :], perms]
+        costs = gathered.sum(-1)
+        best = costs.argmin(dim=1)
+        return costs.gather(1, best[:, None])[:, 0], perms[best]
+    from scipy.optimize import linear_sum_assignment
+
+    cols = []
+    for mat in pairwise.detach().float().cpu().numpy():
+        _, col = linear_sum_assignment(mat)
+        cols.append(col)
+    assign = torch.as_tensor(np.stack(cols), dtype=torch.long, device=pairwise.device)
+    cost = pairwise.gather(2, assign[:, :, None])[:, :, 0].sum(1)
+    return cost, assign
+
+
+def align(outputs: torch.Tensor, assignment: torch.Tensor) -> torch.Tensor:
+    """Outputs re-ordered to the targets: ``(B, n, ...)`` + ``(B, m)`` → ``(B, m, ...)``."""
+    idx = assignment.view(*assignment.shape, *([1] * (outputs.ndim - 2)))
+    return outputs.gather(1, idx.expand(-1, -1, *outputs.shape[2:]))
+
+
+@dataclass
+class PITResult:
+    loss: torch.Tensor  # scalar, mean over the batch
+    per_sample: torch.Tensor  # (B,)
+    assignment: torch.Tensor  # (B, m)
+    pairwise: torch.Tensor  # (B, m, n)
+
+
+def pit_loss(outputs: torch.Tensor, targets: torch.Tensor) -> PITResult:
+    """Permutation-invariant loss of eq. (2): ``min over i≠j ℓ(V¹, Oⁱ) + ℓ(V², Oʲ)``.
+
+    Shape:
+        outputs ``(B, n, 3, T, H, W)``, targets ``(B, m, 3, T, H, W)`` with ``m ≤ n``.
+    """
+    pairwise = pairwise_loss(targets, outputs)
+    cost, assignment = best_assignment(pairwise)
+    return PITResult(cost.mean(), cost, assignment, pairwise)
+
+
+def recomposition_loss(
+    mix: torch.Tensor, aligned: torch.Tensor, alpha: torch.Tensor | float
+) -> torch.Tensor:
+    """Eq. (4): the matched outputs must re-compose the input, ``ℓ(V, α·Oⁱ + (1−α)·Oʲ)``.
+
+    ``alpha`` is the weight of the first layer (a number or a ``(B, 1|3, T, H, W)`` mask),
+    as in ``V = α·V¹ + (1−α)·V²``. Returns ``(B,)``.
+    """
+    recomposed = alpha * aligned[:, 0] + (1 - alpha) * aligned[:, 1]
+    return reconstruction_loss(mix, recomposed)
+
+
+def pair_distance(outputs: torch.Tensor) -> torch.Tensor:
+    """ℓ between every two outputs: ``(B, n, ...)`` → ``(B, n, n)`` (diagonal 0)."""
+    return pairwise_loss(outputs, outputs)
+
+
+def diversity(outputs: torch.Tensor) -> torch.Tensor:
+    """The paper's diversity metric ``min_{i≠j} ℓ(Oⁱ, Oʲ)`` per sample: ``(B,)``."""
+    d = pair_distance(outputs)
+    n = d.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=d.device)
+    return d.masked_fill(eye, float("inf")).flatten(1).min(1).values
+
+
+def most_dissimilar_pair(outputs: torch.Tensor) -> torch.Tensor:
+    """Indices ``(B, 2)`` of the two outputs farthest apart in pixel space (mean |Δ|),
+    the paper's way to pick two layers out of n at test time (§3.2)."""
+    n = outputs.shape[1]
+    d = torch.stack(
+        [torch.stack([(outputs[:, i] - outputs[:, j]).abs().flatten(1).mean(1)
+                      for j in range(n)], -1) for i in range(n)], 1)
+    flat = d.flatten(1).argmax(1)
+    return torch.stack([flat // n, flat % n], 1)
+
+
+@dataclass
+class LossWeights:
+    """Weights of the optional terms the paper tried (both off by default, §4.1)."""
+
+    recomposition: float = 0.0
+    diversity: float = 0.0
+
+
+def centrifuge_loss(
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    mix: torch.Tensor | None = None,
+    alpha: torch.Tensor | float = 0.5,
+    weights: LossWeights | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """PIT loss plus the optional re-composition and diversity terms.
+
+    Returns:
+        ``(total, parts)`` where ``parts`` holds ``pit`` and any enabled term (detached),
+        plus the assignment.
+    """
+    weights = weights or LossWeights()
+    pit = pit_loss(outputs, targets)
+    total = pit.loss
+    parts: dict[str, torch.Tensor] = {"pit": pit.loss.detach(), "assignment": pit.assignment}
+    if weights.recomposition or weights.diversity:
+        aligned = align(outputs, pit.assignment)
+        if weights.recomposition:
+            if mix is None:
+                raise ValueError("the re-composition term needs the input mix")
+            rec = recomposition_loss(mix, aligned, alpha).mean()
+            total = total + weights.recomposition * rec
+            parts["recomposition"] = rec.detach()
+        if weights.diversity:
+            div = reconstruction_loss(aligned[:, 0], aligned[:, 1]).mean()
+            total = total - weights.diversity * div
+            parts["diversity"] = div.detach()
+    return total, parts

@@ -1,0 +1,176 @@
+"""Model checkpoints as plain data: safetensors weights + JSON metadata in one file.
+
+The safetensors header carries (as strings)::
+
+    format_version  "1"
+    model_name      registry name, e.g. "centrifuge_pc"
+    model_args      JSON of CentrifugeConfig
+    train_config    JSON of the training configuration (or "null")
+    metrics         JSON of evaluation numbers (or "null")
+    versions        JSON {"centrifuge", "torch", "python"}
+
+Loading rebuilds the model from the registry and loads the weights with
+``strict=True``. Nothing is unpickled: a Lightning ``.ckpt`` training checkpoint is read
+with ``torch.load(weights_only=True)``, which refuses arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from centrifuge.errors import CentrifugeError, ModelLoadingError
+
+FORMAT_VERSION = 1
+
+
+def _versions() -> dict:
+    from centrifuge import __version__
+
+    return {"centrifuge": __version__, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def save_model(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    *,
+    train_config: dict | None = None,
+    metrics: dict | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write ``model`` (a registered :class:`LayerModel`) to ``path`` atomically.
+
+    Args:
+        dtype: store floating-point weights in this dtype (e.g. ``torch.float16`` to halve
+            a shipped file); BatchNorm statistics stay fp32. Loading returns fp32.
+    """
+    path = Path(path)
+    state = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu().contiguous()
+        if dtype is not None and v.is_floating_point() and "running_" not in k:
+            v = v.to(dtype)
+        state[k] = v
+    meta = {
+        "format_version": str(FORMAT_VERSION),
+        "model_name": model.model_name,
+        "model_args": json.dumps(model.config.to_dict()),
+        "train_config": json.dumps(train_config),
+        "metrics": json.dumps(metrics),
+        "versions": json.dumps(_versions()),
+    }
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        save_file(state, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The decoded metadata of a checkpoint (without loading its weights)."""
+    path = _existing(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadingError(
+            f"{path}: not a safetensors checkpoint ({str(e).splitlines()[0][:120]}); pass a "
+            "file written by `centrifuge train` or `save_model`"
+        ) from None
+    if "model_name" not in raw or "model_args" not in raw:
+        raise ModelLoadingError(
+            f"{path}: safetensors file without centrifuge metadata (model_name, model_args); "
+            "it was not written by this project"
+        )
+    if int(raw.get("format_version", "0")) > FORMAT_VERSION:
+        raise ModelLoadingError(
+            f"{path}: checkpoint format {raw['format_version']} is newer than this "
+            f"visual-centrifuge understands ({FORMAT_VERSION}); upgrade the package"
+        )
+    try:
+        return {
+            "format_version": int(raw.get("format_version", "1")),
+            "model_name": raw["model_name"],
+            **{k: json.loads(raw.get(k, "null"))
+               for k in ("model_args", "train_config", "metrics", "versions")},
+        }
+    except json.JSONDecodeError as e:
+        raise ModelLoadingError(f"{path}: corrupt checkpoint metadata ({e})") from None
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadingError(f"{path}: no such checkpoint file")
+    return path
+
+
+def _build(model_name: str, model_args: dict, path: Path):
+    from centrifuge.models.registry import create_model
+
+    # Pretrained encoder weights are already inside the checkpoint: never fetch them.
+    args = {**model_args, "encoder_init": "scratch"}
+    try:
+        return create_model(model_name, **args)
+    except CentrifugeError as e:
+        raise ModelLoadingError(f"{path}: cannot rebuild its model ({e})") from None
+
+
+def _load_state(model, state: dict, path: Path) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        example = (missing + unexpected + wrong)[0]
+        raise ModelLoadingError(
+            f"{path}: weights do not match model {model.model_name} ({len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(wrong)} of another shape, e.g. {example}); "
+            "the file is damaged or its metadata was edited"
+        )
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
+    """Rebuild and load a model from a ``.safetensors`` checkpoint (or a Lightning
+    ``.ckpt`` written by ``centrifuge train``). Returns it in eval mode."""
+    path = _existing(path)
+    if path.suffix == ".ckpt":
+        return _load_lightning(path, device)
+    meta = read_metadata(path)
+    model = _build(meta["model_name"], meta["model_args"], path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, OSError) as e:
+        raise ModelLoadingError(f"{path}: unreadable weights ({e})") from None
+    _load_state(model, state, path)
+    model.checkpoint_metadata = meta
+    return model.to(device).eval()
+
+
+def _load_lightning(path: Path, device):
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        hp = ckpt["hyper_parameters"]
+        name, args = hp["model_name"], hp["model_args"]
+        state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()
+                 if k.startswith("model.")}
+    except Exception as e:  # noqa: BLE001 - any failure means: not our training checkpoint
+        raise ModelLoadingError(
+            f"{path}: not a centrifuge training checkpoint ({str(e).splitlines()[0][:120]})"
+        ) from None
+    model = _build(name, args, path)
+    _load_state(model, state, path)
+    model.checkpoint_metadata = {"model_name": name, "model_args": args,
+                                 "train_config": hp.get("train_config"), "metrics": None}
+    return model.to(device).eval()

@@ -1,0 +1,71 @@
+"""Named, shipped models: file, sha256, and what they were trained on.
+
+Weights live inside the package (``centrifuge/pretrained/*.safetensors``) so that
+``centrifuge separate`` works offline on a fresh install; the sha256 below is checked at
+every load, so a damaged or swapped file is refused instead of silently producing
+garbage. Each model's card (data, recipe, command, time, metrics) is
+``centrifuge/pretrained/MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from centrifuge.errors import ModelLoadingError
+
+WEIGHTS_DIR = Path(__file__).with_name("pretrained")
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    name: str
+    file: str
+    sha256: str
+    summary: str
+
+
+PRETRAINED: dict[str, PretrainedModel] = {}
+ALIASES: dict[str, str] = {}
+
+
+def _register(model: PretrainedModel, *aliases: str) -> None:
+    PRETRAINED[model.name] = model
+    for a in aliases:
+        ALIASES[a] = model.name
+
+
+def list_pretrained() -> list[str]:
+    """Names accepted by ``Separator(model=...)`` and ``centrifuge separate -n``."""
+    return sorted(PRETRAINED) + sorted(ALIASES)
+
+
+def describe_pretrained() -> list[tuple[str, str]]:
+    rows = [(name, m.summary) for name, m in sorted(PRETRAINED.items())]
+    rows += [(alias, f"= {target}") for alias, target in sorted(ALIASES.items())]
+    return rows
+
+
+def load_pretrained(name: str = "default", *, device: str | torch.device = "cpu"):
+    """``(model, name)`` of a shipped model, after checking the file's sha256."""
+    from centrifuge.data.corpus import sha256_file
+    from centrifuge.models.checkpoint import load_model
+
+    target = ALIASES.get(name, name)
+    if target not in PRETRAINED:
+        raise ModelLoadingError(
+            f"unknown pretrained model {name!r}; available: {', '.join(list_pretrained())}"
+        )
+    entry = PRETRAINED[target]
+    path = WEIGHTS_DIR / entry.file
+    if not path.is_file():
+        raise ModelLoadingError(f"{path} is missing from the installation; reinstall the package")
+    digest = sha256_file(path)
+    if digest != entry.sha256:
+        raise ModelLoadingError(
+            f"{path}: sha256 {digest[:12]}… does not match the shipped model "
+            f"({entry.sha256[:12]}…); the file is damaged, reinstall the package"
+        )
+    return load_model(path, device=device), entry.name

@@ -1,0 +1,104 @@
+"""Callbacks that make training killable and its result usable.
+
+* :class:`GracefulInterrupt` — Ctrl-C (SIGINT) no longer kills a step half-way: it is
+  noted, the current step finishes, a checkpoint is saved and the trainer is asked to
+  stop (``trainer.should_stop``). SIGTERM (a cluster pre-empting the job) goes through
+  Lightning's own handler, which raises after the step; the checkpoint is then saved
+  from ``on_exception``. A second Ctrl-C interrupts at once (Lightning exits).
+* :class:`ExportWeights` — writes the model as safetensors (plain data, with its
+  config) beside the Lightning checkpoints: ``last.safetensors`` and, from the best
+  validation checkpoint, ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+from centrifuge.models.checkpoint import load_model, save_model
+
+log = logging.getLogger("centrifuge.train")
+
+
+class GracefulInterrupt(Callback):
+    def __init__(self, checkpoint: Path):
+        self.checkpoint = Path(checkpoint)
+        self.requested = False
+        self.saved = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("interrupt received: finishing this step, then saving %s", self.checkpoint)
+
+    def on_train_start(self, trainer, pl_module):
+        self._previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: keep the default behaviour
+            self._previous = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.requested and not self.saved:
+            self._save(trainer)
+            trainer.should_stop = True
+
+    def on_exception(self, trainer, pl_module, exception):
+        if not self.saved and trainer.global_step > 0 and not isinstance(exception, MemoryError):
+            if isinstance(exception, KeyboardInterrupt) or type(exception).__name__ == (
+                    "SIGTERMException"):
+                self._save(trainer)
+        self._restore()
+
+    def on_train_end(self, trainer, pl_module):
+        self._restore()
+
+    def _save(self, trainer) -> None:
+        trainer.save_checkpoint(self.checkpoint)
+        self.saved = True
+        if trainer.is_global_zero:
+            print(f"\nsaved {self.checkpoint} at step {trainer.global_step}; "
+                  f"continue with: centrifuge train --resume {self.checkpoint}", flush=True)
+
+    def _restore(self):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+class ExportWeights(Callback):
+    def __init__(self, run_dir: Path, train_config: dict):
+        self.run_dir = Path(run_dir)
+        self.train_config = train_config
+
+    def export(self, trainer: L.Trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if k.startswith("val/")}
+        metrics["step"] = trainer.global_step
+        save_model(self.run_dir / "last.safetensors", pl_module.model,
+                   train_config=self.train_config, metrics=metrics)
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        if best and Path(best).is_file():
+            model = load_model(best)
+            score = trainer.checkpoint_callback.best_model_score
+            best_metrics = {"val/loss": float(score)} if score is not None else {}
+            save_model(self.run_dir / "model.safetensors", model,
+                       train_config=self.train_config, metrics=best_metrics)
+        else:
+            save_model(self.run_dir / "model.safetensors", pl_module.model,
+                       train_config=self.train_config, metrics=metrics)
+
+    def on_train_end(self, trainer, pl_module):
+        self.export(trainer, pl_module)
+
+    def on_exception(self, trainer, pl_module, exception):
+        if trainer.global_step > 0:
+            self.export(trainer, pl_module)

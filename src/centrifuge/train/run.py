@@ -1,0 +1,161 @@
+"""``centrifuge train``: build the module, data and Lightning ``Trainer`` from a config.
+
+A run lives in ``<out_dir>/<config name>-<timestamp>/``::
+
+    config.yaml          the full configuration (resuming reads it back)
+    checkpoints/         Lightning checkpoints: last.ckpt, best.ckpt
+    logs/segment-N/      metrics.csv per segment (a resume starts a new one): train/val
+                         losses, the Identity baseline, the learning rate
+    model.safetensors    the best model (plain data; what `centrifuge separate -n` takes)
+    last.safetensors     the latest model
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import lightning as L
+import yaml
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from centrifuge.config import TrainConfig, config_from_dict, load_config
+from centrifuge.errors import ConfigError
+from centrifuge.train.callbacks import ExportWeights, GracefulInterrupt
+from centrifuge.train.datamodule import BlendedDataModule
+from centrifuge.train.module import CentrifugeModule
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped early on SIGINT/SIGTERM; a checkpoint to resume from was saved."""
+
+    def __init__(self, checkpoint: Path, step: int):
+        super().__init__(
+            f"interrupted at step {step}; checkpoint {checkpoint}; "
+            f"continue with: centrifuge train --resume {checkpoint}"
+        )
+        self.checkpoint, self.step = checkpoint, step
+
+
+def resolve_resume(resume: str | Path) -> tuple[Path, Path]:
+    """``(run_dir, checkpoint)`` from a run folder or a ``.ckpt`` path."""
+    p = Path(resume)
+    ckpt = p / "checkpoints" / "last.ckpt" if p.is_dir() else p
+    if not ckpt.is_file():
+        raise ConfigError(f"{resume}: no checkpoint to resume from (expected {ckpt})")
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    return run_dir, ckpt
+
+
+def config_for_resume(resume: str | Path, overrides: list[str] = ()) -> TrainConfig:
+    """The configuration a run was started with, plus ``key=value`` overrides."""
+    run_dir, _ = resolve_resume(resume)
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{run_dir}: no config.yaml; pass --config to resume this checkpoint")
+    config = config_from_dict(yaml.safe_load(saved.read_text()))
+    if overrides:
+        base = load_config(None, list(overrides))
+        config = config_from_dict(_overlay(config.to_dict(), base.to_dict(), overrides))
+    return config
+
+
+def _overlay(old: dict, new: dict, overrides) -> dict:
+    for item in overrides:
+        keys = item.split("=", 1)[0].strip().split(".")
+        src, dst = new, old
+        for k in keys[:-1]:
+            src, dst = src[k], dst[k]
+        dst[keys[-1]] = src[keys[-1]]
+    return old
+
+
+def new_run_dir(config: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(config.out_dir) / f"{config.name}-{stamp}"
+    n = 1
+    while run_dir.exists():
+        n += 1
+        run_dir = Path(config.out_dir) / f"{config.name}-{stamp}-{n}"
+    return run_dir
+
+
+def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trainer_kwargs):
+    t = config.trainer
+    ckpt_dir = run_dir / "checkpoints"
+    callbacks = [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min",
+                        save_top_k=1, save_last=True, enable_version_counter=False),
+        GracefulInterrupt(ckpt_dir / "last.ckpt"),
+        ExportWeights(run_dir, config.to_dict()),
+        LearningRateMonitor(logging_interval="step"),
+        *extra_callbacks,
+    ]
+    # One log folder per segment of a run: Lightning's CSV logger would otherwise delete
+    # the metrics of the segment before a resume.
+    segment = len(list((run_dir / "logs").glob("segment-*")))
+    loggers = [CSVLogger(run_dir, name="logs", version=f"segment-{segment}")]
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        loggers.append(TensorBoardLogger(run_dir, name="tb", version=""))
+    total = t.max_steps * t.accumulate
+    kwargs = dict(
+        max_steps=t.max_steps,
+        precision=t.precision,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        val_check_interval=min(t.val_every * t.accumulate, total),
+        check_val_every_n_epoch=None,
+        log_every_n_steps=t.log_every,
+        accumulate_grad_batches=t.accumulate,
+        gradient_clip_val=config.optim.grad_clip,
+        callbacks=callbacks,
+        logger=loggers,
+        default_root_dir=run_dir,
+        use_distributed_sampler=False,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+    )
+    kwargs.update(trainer_kwargs)
+    return L.Trainer(**kwargs)
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    extra_callbacks=(),
+    **trainer_kwargs,
+) -> Path:
+    """Train (or resume) a run; returns its folder. See the module docstring."""
+    ckpt = None
+    if resume is not None:
+        run_dir, ckpt = resolve_resume(resume)
+    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
+    t = config.trainer
+    L.seed_everything(t.seed, workers=False, verbose=False)
+    module = CentrifugeModule(
+        config.model.name, dict(config.model.args), optim=vars(config.optim).copy(),
+        loss=vars(config.loss).copy(), channels_last=t.channels_last,
+        train_config=config.to_dict(),
+    )
+    datamodule = BlendedDataModule(config.data, total_batches=t.max_steps * t.accumulate,
+                                   accumulate=t.accumulate)
+    trainer = build_trainer(config, run_dir, extra_callbacks, **trainer_kwargs)
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    stopper = next(c for c in trainer.callbacks if isinstance(c, GracefulInterrupt))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    except BaseException as e:
+        if type(e).__name__ == "SIGTERMException" and stopper.saved:
+            raise TrainingInterrupted(stopper.checkpoint, trainer.global_step) from None
+        raise
+    if stopper.saved:
+        raise TrainingInterrupted(stopper.checkpoint, trainer.global_step)
+    return run_dir

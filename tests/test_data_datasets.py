@@ -1,0 +1,164 @@
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from centrifuge.data.datasets import (
+    BlendConfig,
+    BlendedPairs,
+    ClipSampler,
+    folder_entries,
+    kinetics_entries,
+    make_entries,
+)
+from centrifuge.data.mixing import PURE_COLOURS
+from centrifuge.data.superpixels import supervoxels
+from centrifuge.errors import ConfigError
+from centrifuge.io import write_video
+
+from conftest import moving_pattern
+
+
+@pytest.fixture
+def video_folder(tmp_path):
+    """Four real little videos (two with sound) in nested folders."""
+    root = tmp_path / "videos"
+    (root / "a").mkdir(parents=True)
+    (root / "b" / "c").mkdir(parents=True)
+    from conftest import tone
+
+    for i, rel in enumerate(["a/one.mp4", "a/two.mkv", "b/three.mp4", "b/c/four.mp4"]):
+        audio = tone(30 / 10, 200 + 50 * i) if i % 2 == 0 else None
+        write_video(root / rel, moving_pattern(30, 40, 56, seed=i), fps=10, audio=audio)
+    return root
+
+
+def pairs(entries, n=16, seed=0, frames=8, crop=32, train=True, **blend):
+    sampler = ClipSampler(entries, frames=frames, crop=crop, train=train)
+    return BlendedPairs(sampler, n, seed=seed, blend=BlendConfig(**blend))
+
+
+def test_folder_source_finds_videos_recursively(video_folder):
+    entries = folder_entries(video_folder)
+    assert sorted(e.source for e in entries) == ["a/one.mp4", "a/two.mkv", "b/c/four.mp4",
+                                                 "b/three.mp4"]
+    empty = video_folder.parent / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="no video files"):
+        folder_entries(empty)
+
+
+def test_same_seed_same_tensors_different_index_different(video_folder):
+    a = pairs(folder_entries(video_folder))
+    b = pairs(folder_entries(video_folder))
+    for i in (0, 5):
+        x, y = a[i], b[i]
+        for k in ("mix", "v1", "v2", "alpha"):
+            assert torch.equal(x[k], y[k])
+        assert x["meta"] == y["meta"]
+    assert not torch.equal(a[0]["mix"], a[1]["mix"])
+    c = pairs(folder_entries(video_folder), seed=1)
+    assert not torch.equal(a[0]["mix"], c[0]["mix"])
+
+
+def test_transparent_pairs_come_from_different_videos(video_folder):
+    ds = pairs(folder_entries(video_folder))
+    for i in range(8):
+        item = ds[i]
+        assert item["meta"]["source1"] != item["meta"]["source2"]
+        assert item["mix"].shape == (3, 8, 32, 32)
+        assert torch.allclose(item["mix"], 0.5 * item["v1"] + 0.5 * item["v2"])
+        assert torch.all(item["alpha"] == 0.5)
+
+
+def test_alpha_range(video_folder):
+    ds = pairs(folder_entries(video_folder), alpha=[0.25, 0.75])
+    alphas = {round(float(ds[i]["alpha"][0, 0, 0, 0]), 4) for i in range(10)}
+    assert len(alphas) > 5 and all(0.25 <= a <= 0.75 for a in alphas)
+
+
+def test_occlusion_masks_are_binary_and_cover_one_supervoxel(video_folder):
+    ds = pairs(folder_entries(video_folder), blend="occlusion", superpixels=12)
+    for i in range(4):
+        item = ds[i]
+        alpha = item["alpha"][0]
+        assert set(alpha.unique().tolist()) <= {0.0, 1.0} and alpha.sum() > 0
+        frames = (item["v1"].permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()
+        labels = supervoxels(frames, n_segments=12)
+        chosen = np.unique(labels[alpha.numpy() == 1])
+        assert len(chosen) == 1
+        assert np.array_equal(labels == chosen[0], alpha.numpy() == 1)
+        assert torch.allclose(item["mix"], alpha * item["v1"] + (1 - alpha) * item["v2"])
+
+
+def test_frozen_and_pure_colour_clips(video_folder):
+    ds = pairs(folder_entries(video_folder), frozen=2)
+    item = ds[0]
+    for key in ("v1", "v2"):
+        v = item[key]
+        assert torch.equal(v, v[:, :1].expand_as(v))
+    ds = pairs(folder_entries(video_folder), colour="magenta")
+    item = ds[0]
+    assert torch.equal(item["v2"][:, 0, 0, 0], torch.tensor(PURE_COLOURS["magenta"]))
+    assert item["meta"]["source2"] == "colour:magenta"
+
+
+def test_validation_crops_are_centred(video_folder):
+    entries = folder_entries(video_folder)
+    sampler = ClipSampler(entries, frames=8, crop=32, train=False)
+    clip = sampler.sample(np.random.default_rng(0))
+    # shorter side 40 -> round(1.15 * 32) = 37, width 56 * 37 / 40 = 52: centre crop
+    assert clip.frames.shape == (8, 32, 32, 3)
+
+
+def test_corrupt_and_short_videos_are_skipped_and_counted(video_folder, caplog):
+    (video_folder / "broken.mp4").write_bytes(b"\x00" * 3000)
+    write_video(video_folder / "short.mp4", moving_pattern(3, 40, 56), fps=10)
+    entries = folder_entries(video_folder)
+    sampler = ClipSampler(entries, frames=8, crop=32)
+    ds = BlendedPairs(sampler, 40, seed=3)
+    with caplog.at_level(logging.WARNING, logger="centrifuge.data"):
+        sources = {ds[i]["meta"]["source1"] for i in range(40)}
+    assert "broken.mp4" not in sources and "short.mp4" not in sources
+    assert sampler.skipped == 2
+    assert sum("skipping" in r.message for r in caplog.records) == 2
+
+
+def test_no_usable_video_is_a_clear_error(tmp_path):
+    write_video(tmp_path / "short.mp4", moving_pattern(3, 16, 16), fps=10)
+    sampler = ClipSampler(folder_entries(tmp_path), frames=8, crop=8)
+    with pytest.raises(ConfigError, match="no usable clip of 8 frames"):
+        sampler.sample(np.random.default_rng(0))
+
+
+def test_kinetics_csv_and_class_folders(video_folder, tmp_path):
+    csv = tmp_path / "train.csv"
+    csv.write_text("path,label,start,end\n"
+                   f"{video_folder}/a/one.mp4,dancing,1.0,2.5\n"
+                   "videos/b/three.mp4,singing,0,3\n")
+    entries = kinetics_entries(csv)
+    assert [e.label for e in entries] == ["dancing", "singing"]
+    assert entries[0].start_s == 1.0 and entries[0].end_s == 2.5
+    sampler = ClipSampler(entries[:1], frames=8, crop=32)
+    for seed in range(5):
+        clip = sampler.sample(np.random.default_rng(seed))
+        assert 10 <= clip.start and clip.start + 8 <= 25  # inside [1.0, 2.5) s at 10 fps
+    by_class = kinetics_entries(video_folder)  # class folders "a" and "b"
+    assert {e.label for e in by_class} == {"a", "b"}
+    with pytest.raises(ConfigError, match="path,label"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("just-a-path.mp4\n")
+        kinetics_entries(bad)
+    with pytest.raises(ConfigError, match="unknown data source"):
+        make_entries("youtube", str(tmp_path))
+
+
+def test_audio_spectrogram_of_the_first_video(video_folder):
+    sampler = ClipSampler(folder_entries(video_folder), frames=10, crop=32)
+    ds = BlendedPairs(sampler, 4, seed=0, audio=True)
+    for i in range(4):
+        item = ds[i]
+        assert item["meta"]["source1"] in ("a/one.mp4", "b/three.mp4")  # the ones with sound
+        assert item["audio"].shape == (257, 101)  # 10 frames at 10 fps = 1 s
+        assert torch.isfinite(item["audio"]).all()

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+
+from centrifuge.errors import CentrifugeError, ConfigError
+from centrifuge.inference import PairDistance, Separator, crossfade_weights, stitch
+from centrifuge.io import frames_to_tensor
+from centrifuge.models import create_model
+
+from conftest import moving_pattern
+
+
+def two_layers(t=40):
+    return frames_to_tensor(moving_pattern(t, 16, 16, seed=1)), frames_to_tensor(
+        moving_pattern(t, 16, 16, seed=2))
+
+
+def segments_of(video, segment, overlap, starts):
+    step = segment - overlap
+    start = 0
+    while True:
+        starts.append(start)
+        yield start, video[:, start : start + segment]
+        if start + segment >= video.shape[1]:
+            return
+        start += step
+
+
+def permuting_model(l1, l2, starts, segment):
+    """Returns the true layers, swapped on every other segment (as a permutation-free
+    model may)."""
+
+    def separate(video):
+        s = starts[-1]
+        k = len(starts) - 1
+        a, b = l1[:, s : s + video.shape[1]], l2[:, s : s + video.shape[1]]
+        return torch.stack([b, a] if k % 2 else [a, b])
+
+    return separate
+
+
+@pytest.mark.parametrize(("segment", "overlap"), [(8, 2), (10, 5), (7, 0)])
+def test_reordering_stitches_permuted_segments_consistently(segment, overlap):
+    l1, l2 = two_layers()
+    mix = 0.5 * (l1 + l2)
+    starts = []
+    fn = permuting_model(l1, l2, starts, segment)
+    out = torch.cat(list(stitch(segments_of(mix, segment, overlap, starts), fn, overlap)), 2)
+    assert out.shape == (2, 3, 40, 16, 16)
+    if overlap:
+        assert torch.allclose(out[0], l1, atol=1e-6) and torch.allclose(out[1], l2, atol=1e-6)
+
+
+def test_without_reordering_the_layers_swap():
+    l1, l2 = two_layers()
+    starts = []
+    fn = permuting_model(l1, l2, starts, 8)
+    blocks = stitch(segments_of(0.5 * (l1 + l2), 8, 2, starts), fn, 2, reorder=False)
+    out = torch.cat(list(blocks), 2)
+    assert not torch.allclose(out[0], l1, atol=1e-3)
+
+
+def test_crossfade_weights_ramp_down():
+    w = crossfade_weights(4)
+    assert torch.allclose(w, torch.tensor([0.875, 0.625, 0.375, 0.125]))
+
+
+def test_pair_distance_selects_most_dissimilar():
+    l1, l2 = two_layers(8)
+    layers = torch.stack([l1, l1 * 0.95, l2, 0.5 * (l1 + l2)])
+    acc = PairDistance(4)
+    acc.update(layers[:, :, :4])
+    acc.update(layers[:, :, 4:])
+    i, j = acc.most_dissimilar()
+    d = {(a, b): (layers[a] - layers[b]).abs().mean().item()
+         for a in range(4) for b in range(a + 1, 4)}
+    assert (i, j) == max(d, key=d.get)
+
+
+def test_separator_on_a_tensor_matches_the_model_within_one_segment():
+    torch.manual_seed(0)
+    model = create_model("centrifuge_tiny").eval()
+    sep = Separator(model, precision="fp32", segment=16, overlap=0.25, progress=False)
+    video = frames_to_tensor(moving_pattern(12, 24, 40))
+    out = sep.separate(video)
+    with torch.no_grad():
+        direct = model(video[None])[0].clamp(0, 1)
+    assert out.shape == (4, 3, 12, 24, 40)
+    assert torch.allclose(out, direct, atol=1e-5)
+    longer = sep.separate(moving_pattern(37, 24, 40))  # uint8 frames, several segments
+    assert longer.shape == (4, 3, 37, 24, 40)
+    assert float(longer.min()) >= 0 and float(longer.max()) <= 1
+
+
+def test_separator_rejects_bad_settings():
+    model = create_model("centrifuge_tiny")
+    with pytest.raises(ConfigError, match="overlap"):
+        Separator(model, overlap=0.7)
+    with pytest.raises(ConfigError, match="segment"):
+        Separator(model, segment=1)
+    with pytest.raises(ConfigError, match="fp16 needs a GPU"):
+        Separator(model, precision="fp16")
+    with pytest.raises(CentrifugeError, match="unknown model"):
+        Separator("no-such-model")
+    with pytest.raises(CentrifugeError, match=r"\(T, H, W, 3\)"):
+        Separator(model).separate(np.zeros((4, 8, 8), np.uint8))

@@ -1,0 +1,152 @@
+"""`centrifuge separate` end to end with a tiny model on tiny clips written here."""
+
+import json
+
+import av
+import pytest
+import torch
+
+from centrifuge.cli import main
+from centrifuge.io import probe, read_video, write_video
+from centrifuge.models import create_model, save_model
+
+from conftest import moving_pattern, tone
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    return save_model(path, create_model("centrifuge_tiny").eval())
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """21 frames of 37×50 (odd sizes) with sound."""
+    frames = moving_pattern(21, 37, 50)
+    return write_video(tmp_path / "in put.mp4", frames, fps=10, audio=tone(2.1))
+
+
+def run(*args):
+    return main(["separate", *map(str, args)])
+
+
+def test_cli_separates_a_clip(clip, tiny_ckpt, tmp_path):
+    out = tmp_path / "sep"
+    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8", "--overlap", "0.25") == 0
+    folder = out / "tiny" / "in put"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["contact.png", "layer_0.mp4", "layer_1.mp4", "layer_2.mp4", "layer_3.mp4",
+                     "mosaic.mp4", "summary.json"]
+    for i in range(4):
+        info = probe(folder / f"layer_{i}.mp4")
+        assert (info.num_frames, info.width, info.height) == (21, 50, 38)  # even height
+        assert info.has_audio
+    mosaic = probe(folder / "mosaic.mp4")
+    assert mosaic.num_frames == 21 and mosaic.width == 5 * 50 and mosaic.has_audio
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["input"]["frames"] == 21 and summary["settings"]["segment"] == 8
+    assert len(summary["layers"]) == 4 and summary["timings_s"]["frames_per_s"] > 0
+    from PIL import Image
+
+    assert Image.open(folder / "contact.png").size == (4 * 50, 5 * 38)
+    assert not list(out.glob("tiny/.*")), "temporary folder left behind"
+
+
+def test_layers_2_keeps_the_most_dissimilar_pair(clip, tiny_ckpt, tmp_path):
+    out = tmp_path / "sep"
+    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8", "--layers", "2") == 0
+    folder = out / "tiny" / "in put"
+    assert sorted(p.name for p in folder.glob("layer_*")) == ["layer_0.mp4", "layer_1.mp4"]
+    summary = json.loads((folder / "summary.json").read_text())
+    kept = summary["selection"]["kept_outputs"]
+    assert len(kept) == 2 and kept[0] < kept[1]
+    assert probe(folder / "mosaic.mp4").width == 3 * 50
+
+
+def test_refuses_to_overwrite_without_force(clip, tiny_ckpt, tmp_path, capsys):
+    out = tmp_path / "sep"
+    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8") == 0
+    before = (out / "tiny" / "in put" / "summary.json").read_text()
+    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8") == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "tiny" / "in put" / "summary.json").read_text() == before
+    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8", "--force") == 0
+
+
+def test_never_deletes_its_input(tiny_ckpt, tmp_path, capsys):
+    folder = tmp_path / "sep" / "tiny" / "clip"
+    folder.mkdir(parents=True)
+    inside = write_video(folder / "clip.mp4", moving_pattern(8, 16, 16), fps=10)
+    assert run(inside, "-o", tmp_path / "sep", "-n", tiny_ckpt, "--force") == 2
+    assert "holds the input" in capsys.readouterr().err
+    assert inside.is_file()
+
+
+def test_video_without_sound(tmp_path, tiny_ckpt):
+    silent = write_video(tmp_path / "silent.mp4", moving_pattern(9, 32, 32), fps=10)
+    assert run(silent, "-o", tmp_path / "o", "-n", tiny_ckpt, "--segment", "8") == 0
+    assert not probe(tmp_path / "o" / "tiny" / "silent" / "mosaic.mp4").has_audio
+
+
+def test_max_size_downscales(tmp_path, tiny_ckpt):
+    big = write_video(tmp_path / "big.mp4", moving_pattern(6, 64, 96), fps=10)
+    assert run(big, "-o", tmp_path / "o", "-n", tiny_ckpt, "--max-size", "48") == 0
+    info = probe(tmp_path / "o" / "tiny" / "big" / "layer_0.mp4")
+    assert (info.width, info.height) == (48, 32)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.mp4"], "no such file"),
+        (["garbage.mp4"], "not a readable media file"),
+        (["ok.mp4", "-n", "no-such-model"], "unknown model"),
+        (["ok.mp4", "--segment", "0"], "positive"),
+        (["ok.mp4", "--overlap", "0.9"], "between 0 and 0.5"),
+        (["ok.mp4", "--layers", "3"], "keep 2"),
+        (["ok.mp4", "--device", "cuda"], "no CUDA GPU"),
+        (["ok.mp4", "-n", "fake.safetensors"], "not a safetensors checkpoint"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(args, message, tmp_path, tiny_ckpt,
+                                                      capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "garbage.mp4").write_bytes(b"\x00\x01" * 999)
+    (tmp_path / "fake.safetensors").write_bytes(b"nope" * 99)
+    write_video(tmp_path / "ok.mp4", moving_pattern(4, 16, 16), fps=10)
+    if "-n" not in args:
+        args = [*args, "-n", str(tiny_ckpt)]
+    if "--device" in args and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert run(*args, "-o", tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.mp4"))
+
+
+def test_list_models(capsys):
+    assert main(["separate", "--list-models"]) == 0
+    assert "default" in capsys.readouterr().out
+
+
+def test_unreadable_output_files_do_not_survive_a_failure(tmp_path, tiny_ckpt, monkeypatch):
+    clip = write_video(tmp_path / "c.mp4", moving_pattern(20, 16, 16), fps=10)
+    import centrifuge.separate as sep_module
+
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(sep_module, "_mosaic_and_contact", broken)
+    with pytest.raises(RuntimeError):
+        main(["separate", str(clip), "-o", str(tmp_path / "o"), "-n", str(tiny_ckpt)])
+    assert list((tmp_path / "o").rglob("*")) == [tmp_path / "o" / "tiny"]
+
+
+def test_layer_video_frames_decode(clip, tiny_ckpt, tmp_path):
+    out = tmp_path / "sep"
+    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8") == 0
+    frames = read_video(out / "tiny" / "in put" / "layer_1.mp4").frames
+    assert frames.shape == (21, 38, 50, 3)
+    with av.open(str(out / "tiny" / "in put" / "mosaic.mp4")) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"

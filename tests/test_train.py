@@ -1,0 +1,126 @@
+"""Training end to end on tiny real videos written in tmp_path (Lightning, CPU)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from centrifuge.cli import main
+from centrifuge.config import load_config
+from centrifuge.io import write_video
+from centrifuge.models import load_model
+from centrifuge.train.run import config_for_resume, train
+
+from conftest import moving_pattern
+
+HELPERS = Path(__file__).parent / "helpers"
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    for i in range(4):
+        write_video(root / f"v{i}.mp4", moving_pattern(24, 40, 48, seed=i), fps=10)
+    return root
+
+
+def overrides(videos, out, steps=2, **extra):
+    items = {
+        "data.source": "folder", "data.root": str(videos), "data.frames": 8, "data.size": 32,
+        "data.batch_size": 2, "data.workers": 0, "data.cache": "true", "data.val_samples": 4,
+        "trainer.max_steps": steps, "trainer.val_every": steps, "trainer.log_every": 1,
+        "trainer.accelerator": "cpu", "trainer.devices": 1, "out_dir": str(out),
+    }
+    items.update(extra)
+    return [f"{k}={v}" for k, v in items.items()]
+
+
+def weights(path):
+    return load_file(str(path))
+
+
+def test_two_step_run_writes_a_usable_model(videos, tmp_path):
+    config = load_config("tiny", overrides(videos, tmp_path))
+    run = train(config, enable_progress_bar=False)
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "checkpoints", "logs",
+                                               "model.safetensors", "last.safetensors"}
+    model = load_model(run / "model.safetensors")
+    assert model.model_name == "centrifuge_tiny"
+    assert model.checkpoint_metadata["train_config"]["data"]["frames"] == 8
+    metrics = (run / "logs" / "segment-0" / "metrics.csv").read_text()
+    assert "val/loss" in metrics and "val/identity" in metrics
+    # the Lightning checkpoint also loads (weights_only) and matches the last weights
+    from_ckpt = load_model(run / "checkpoints" / "last.ckpt")
+    last = weights(run / "last.safetensors")
+    assert all(torch.equal(v, last[k]) for k, v in from_ckpt.state_dict().items())
+
+
+def test_resume_continues_exactly(videos, tmp_path):
+    straight = train(load_config("tiny", overrides(videos, tmp_path / "a", steps=4)),
+                     enable_progress_bar=False)
+    first = train(load_config("tiny", overrides(videos, tmp_path / "b", steps=2)),
+                  enable_progress_bar=False)
+    resumed_cfg = config_for_resume(first, ["trainer.max_steps=4", "trainer.val_every=4"])
+    resumed = train(resumed_cfg, resume=first, enable_progress_bar=False)
+    assert resumed == first
+    assert sorted(p.name for p in (first / "logs").iterdir()) == ["segment-0", "segment-1"]
+    a, b = weights(straight / "last.safetensors"), weights(resumed / "last.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed run diverged"
+
+
+def test_sigint_saves_a_checkpoint_that_resumes(videos, tmp_path):
+    args = overrides(videos, tmp_path / "runs", steps=400, **{"trainer.val_every": 400})
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "centrifuge", "train", "-c", "tiny", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    deadline = time.time() + 120
+    metrics = None
+    while time.time() < deadline:
+        found = list((tmp_path / "runs").glob("*/logs/segment-0/metrics.csv"))
+        if found and found[0].read_text().count("\n") >= 4:
+            metrics = found[0]
+            break
+        time.sleep(0.5)
+    assert metrics is not None, "training did not start"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    run = metrics.parents[2]
+    ckpt = run / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file() and "centrifuge train --resume" in out
+    step = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
+    assert 0 < step < 400
+    # resume to a few steps past the interruption, and compare with an uninterrupted run
+    target = step + 2
+    assert main(["train", "--resume", str(run), f"trainer.max_steps={target}",
+                 f"trainer.val_every={target}"]) == 0
+    straight = train(load_config("tiny", overrides(videos, tmp_path / "straight", steps=target)),
+                     enable_progress_bar=False)
+    a, b = weights(run / "last.safetensors"), weights(straight / "last.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ddp_two_processes_gloo(videos, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(HELPERS / "ddp_worker.py"), str(tmp_path), str(videos)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world"] == 2 for r in ranks)
+    i0, i1 = set(ranks[0]["indices"]), set(ranks[1]["indices"])
+    assert len(i0) == len(i1) == 6 and not i0 & i1  # 3 steps x batch 2, disjoint
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_train_cli_bad_config_is_one_line(tmp_path, capsys):
+    assert main(["train", "-c", "tiny", "data.frames=many"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "data.frames" in err

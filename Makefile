@@ -26,10 +26,12 @@ test: lint
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/centrifuge corpus build
+	$(BIN)/centrifuge demo --force
 
 bench: install
 	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/loader.py
+	$(BIN)/python benchmarks/separate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

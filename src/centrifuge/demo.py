@@ -2,8 +2,8 @@
 
 1. builds the sample corpus if it is missing;
 2. blends two **validation** clips the model never trained on — a talking head with
-   speech (``psychopy-talk``) and a man talking in a moving car (``carphone``) — at
-   α = 0.5, keeping the first clip's sound;
+   speech (``psychopy-talk``) and a city at night (``city-night``), both at 352×288 —
+   at α = 0.5, keeping the first clip's sound;
 3. separates the blend with the default model (``centrifuge separate``);
 4. puts the blend and the two ground-truth clips beside the outputs and prints a table:
    Identity loss, model loss (PIT over the n layers), PSNR of each recovered layer, time.
@@ -21,13 +21,14 @@ import torch
 
 from centrifuge.data.corpus import Corpus, build
 from centrifuge.errors import CorpusError
+from centrifuge.evaluate.blends import psnr
 from centrifuge.inference import Separator
 from centrifuge.io import frames_to_tensor, read_audio, read_video, write_video
 from centrifuge.losses import align, pit_loss
 
 CLIP_WITH_SOUND = "psychopy-talk"
-OTHER_CLIP = "carphone"
-SIZE = (288, 352)  # both clips are 11:9
+OTHER_CLIP = "city-night"
+SIZE = (288, 352)  # psychopy-talk's own size; the city clip is resized and cropped to it
 SECONDS = 4.0
 
 
@@ -40,21 +41,17 @@ def _load_corpus(root) -> Corpus:
         return Corpus.load(root)
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float(((a - b) ** 2).mean())
-    return 10 * np.log10(1 / max(mse, 1e-10))
-
-
 def run_demo(out_root="separated", *, model="default", root=None, force=False,
              device="cpu", progress=True) -> dict:
     t0 = time.perf_counter()
     corpus = _load_corpus(root)
     first = read_video(corpus.path(CLIP_WITH_SOUND), size=SIZE)
     frames = int(SECONDS * first.fps)
-    second = read_video(corpus.path(OTHER_CLIP), size=SIZE, num_frames=frames)
+    second = read_video(corpus.path(OTHER_CLIP), size=SIZE[0], num_frames=frames)
     t = min(frames, len(first.frames), len(second.frames))
     v1 = first.frames[:t]
-    v2 = second.frames[:t]
+    x0 = (second.frames.shape[2] - SIZE[1]) // 2
+    v2 = second.frames[:t, :, x0 : x0 + SIZE[1]]
     mix = ((v1.astype(np.float32) + v2.astype(np.float32)) / 2).round().astype(np.uint8)
     sound = read_audio(corpus.path(CLIP_WITH_SOUND), duration_s=t / first.fps, rate=44100,
                        mono=False)
@@ -82,10 +79,10 @@ def run_demo(out_root="separated", *, model="default", root=None, force=False,
         "frames": t,
         "identity_loss": float(ident.loss),
         "model_loss": float(model_res.loss),
-        "psnr_layer_1": _psnr(matched[0], truth[0, 0]),
-        "psnr_layer_2": _psnr(matched[1], truth[0, 1]),
-        "psnr_mix_1": _psnr(mixed, truth[0, 0]),
-        "psnr_mix_2": _psnr(mixed, truth[0, 1]),
+        "psnr_layer_1": float(psnr(matched[0], truth[0, 0])),
+        "psnr_layer_2": float(psnr(matched[1], truth[0, 1])),
+        "psnr_mix_1": float(psnr(mixed, truth[0, 0])),
+        "psnr_mix_2": float(psnr(mixed, truth[0, 1])),
         "separate_s": result.summary["timings_s"]["total"],
         "total_s": round(time.perf_counter() - t0, 1),
     }

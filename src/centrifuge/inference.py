@@ -18,7 +18,6 @@ Tensors: a segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)``.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -252,9 +251,3 @@ class Separator:
         from centrifuge.separate import separate_file
 
         return separate_file(self, path, out_dir, layers=layers, force=force)
-
-
-def estimate_segments(num_frames: int, segment: int, overlap: int) -> int:
-    if num_frames <= segment:
-        return 1
-    return 1 + math.ceil((num_frames - segment) / (segment - overlap))

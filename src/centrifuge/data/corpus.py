@@ -36,6 +36,8 @@ from centrifuge.errors import CentrifugeError, CorpusError
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 SILENT_RMS = 1e-3  # below this the audio stream is treated as silence
+_PROBED = ("duration_s", "fps", "width", "height", "num_frames", "codec", "audio", "cuts",
+           "shots")
 
 
 def default_root() -> Path:
@@ -139,14 +141,18 @@ def _download(pkg: Package, dest: Path, pip_args: Sequence[str]) -> Path:
     if found:
         return found[0]
     dest.mkdir(parents=True, exist_ok=True)
+    # On a terminal pip shows its own progress bar (the sdists are ~50 MB); elsewhere quiet.
+    show = sys.stdout.isatty()
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "-q", "-d", str(dest), *pip_args, pkg.requirement]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+           *([] if show else ["-q"]), "-d", str(dest), *pip_args, pkg.requirement]
+    proc = subprocess.run(cmd, stdout=None if show else subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
     found = sorted(p for p in dest.glob("*") if p.suffix in (".whl", ".gz", ".zip"))
     if proc.returncode != 0 or not found:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if "ERROR" in ln]
-        reason = (lines or (proc.stderr or "pip gave no archive").strip().splitlines() or ["?"])
-        raise CorpusError(f"pip download {pkg.requirement} failed: {reason[-1].strip()[:200]}")
+        text = (proc.stderr or "") + (proc.stdout or "")
+        lines = [ln for ln in text.splitlines() if "ERROR" in ln] or text.strip().splitlines()
+        reason = lines[-1].strip()[:200] if lines else "pip gave no archive"
+        raise CorpusError(f"pip download {pkg.requirement} failed: {reason}")
     return found[0]
 
 
@@ -189,7 +195,22 @@ def _target(root: Path, src: FileSource) -> Path:
     return root / folder / f"{src.id}{src.suffix}"
 
 
-def _describe_clip(root: Path, src: FileSource, path: Path) -> dict:
+def _static_fields(root: Path, src: FileSource, path: Path) -> dict:
+    """What the source table says about a file (refreshed on every build)."""
+    return {
+        "id": src.id,
+        "split": src.split,
+        "file": str(path.relative_to(root)),
+        "sha256": src.sha256,
+        "source": {"package": src.package.name, "version": src.package.version,
+                   "member": src.member},
+        "licence": src.licence,
+        "content": src.content,
+    }
+
+
+def _probe_clip(src: FileSource, path: Path) -> dict:
+    """What only decoding the clip can tell (computed once per file)."""
     from centrifuge.io.audio import read_audio
     from centrifuge.io.video import probe
 
@@ -206,14 +227,6 @@ def _describe_clip(root: Path, src: FileSource, path: Path) -> dict:
             "kind": (src.audio_kind or "sound") if rms >= SILENT_RMS else "silent",
         }
     return {
-        "id": src.id,
-        "split": src.split,
-        "file": str(path.relative_to(root)),
-        "sha256": src.sha256,
-        "source": {"package": src.package.name, "version": src.package.version,
-                   "member": src.member},
-        "licence": src.licence,
-        "content": src.content,
         "duration_s": round(num_frames / info.fps, 3),
         "fps": round(info.fps, 4),
         "width": info.width,
@@ -223,18 +236,6 @@ def _describe_clip(root: Path, src: FileSource, path: Path) -> dict:
         "audio": audio,
         "cuts": cuts,
         "shots": shots_from_cuts(cuts, num_frames),
-    }
-
-
-def _describe_weights(root: Path, src: FileSource, path: Path) -> dict:
-    return {
-        "id": src.id,
-        "file": str(path.relative_to(root)),
-        "sha256": src.sha256,
-        "source": {"package": src.package.name, "version": src.package.version,
-                   "member": src.member},
-        "licence": src.licence,
-        "content": src.content,
     }
 
 
@@ -273,13 +274,16 @@ def build(
         todo = [s for s in srcs if not _verified(_target(root, s), s)]
         if todo:
             log(f"{step}: downloading")
+            downloads = root / "downloads" / f"{pkg.name}-{pkg.version}"
             try:
-                archive = _download(pkg, root / "downloads" / f"{pkg.name}-{pkg.version}", pip_args)
+                archive = _download(pkg, downloads, pip_args)
                 for src in todo:
                     _extract(archive, src, _target(root, src))
             except (CentrifugeError, OSError, zipfile.BadZipFile, tarfile.TarError) as e:
                 report.failed[pkg.requirement] = str(e)
                 log(f"{step}: FAILED: {e}")
+                # A damaged or changed archive must not be reused: fetch it again next time.
+                shutil.rmtree(downloads, ignore_errors=True)
         else:
             log(f"{step}: in place")
         for src in srcs:
@@ -289,11 +293,12 @@ def build(
             entry = known.get(src.id)
             try:
                 if src in todo or entry is None or entry.get("sha256") != src.sha256:
-                    describe = _describe_weights if src.split == "weights" else _describe_clip
-                    entry = describe(root, src, target)
+                    facts = {} if src.split == "weights" else _probe_clip(src, target)
                     report.added.append(src.id)
                 else:
+                    facts = {k: v for k, v in entry.items() if k in _PROBED}
                     report.kept.append(src.id)
+                entry = {**_static_fields(root, src, target), **facts}
             except CentrifugeError as e:
                 report.failed[pkg.requirement] = f"{src.id}: {e}"
                 log(f"{step}: FAILED: {src.id}: {e}")

@@ -21,8 +21,13 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from centrifuge.data.datasets import BlendConfig, BlendedPairs, ClipSampler, make_entries
-from centrifuge.data.datasets import stack_targets as _targets
+from centrifuge.data.datasets import (
+    BlendConfig,
+    BlendedPairs,
+    ClipSampler,
+    make_entries,
+    stack_targets,
+)
 from centrifuge.inference import Separator
 from centrifuge.losses import align, pit_loss
 
@@ -70,7 +75,7 @@ def evaluate_blends(
     layer_psnr = torch.zeros(2, dtype=torch.float64)
     mix_psnr = torch.zeros(2, dtype=torch.float64)
     for batch in tqdm(loader, desc=f"evaluating ({blend})", disable=not progress, leave=False):
-        mix, targets = batch["mix"], _targets(batch)
+        mix, targets = batch["mix"], stack_targets(batch)
         outputs = torch.stack([separator.separate(v) for v in mix])
         res = pit_loss(outputs, targets)
         model_loss += float(res.per_sample.sum())

@@ -56,6 +56,17 @@ def centrifuge_pc(**overrides) -> LayerModel:
     return _build(PredictorCorrector, {}, overrides)
 
 
+# The shipped default's architecture, sized for CPUs: the Kinetics-400 I3D up to Mixed_4f
+# (the paper's Table 4: as good as Mixed_5c), a lighter decoder, and residual outputs
+# Oⁱ = V + Δⁱ so short trainings start from the Identity baseline (configs/cpu.yaml).
+_CPU = {"endpoint": "Mixed_4f", "decoder_channels": (128, 64, 32, 16), "residual": True}
+
+
+@register_model
+def centrifuge_cpu(**overrides) -> LayerModel:
+    return _build(Centrifuge, _CPU, overrides)
+
+
 # Tiny variants for tests and smoke runs (width 1/8, a few hundred thousand parameters).
 _TINY = {"width": 0.125, "endpoint": "Mixed_4f"}
 

@@ -1,0 +1,147 @@
+"""Separation speed, memory and seams of the default model: ``python benchmarks/separate.py``.
+
+1. frames/s of :class:`Separator` at 112² and 224² (segment 32, overlap 0.25), fp32 vs
+   bf16 autocast;
+2. peak RSS of ``centrifuge separate`` on a 10-second and a 10-minute 224p video (the
+   videos are written once into ``--work``); it must stay flat with length;
+3. seam error: on a blend of two corpus val clips separated in short segments, the mean
+   frame-to-frame change of the layers over segment transitions (the last frame of a
+   segment through the cross-faded frames) divided by the change elsewhere (1.0 = seams
+   invisible), with and without layer re-ordering.
+
+    python benchmarks/separate.py                 # all three (the 10-min run takes a while)
+    python benchmarks/separate.py --skip-memory   # speed and seams only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from centrifuge.inference import Separator, stitch
+from centrifuge.io import VideoWriter, frames_to_tensor, read_video
+
+
+def synthetic_frames(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Two drifting textures blended: cheap, deterministic test content."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty((t, h, w, 3), np.uint8)
+    f = rng.uniform(0.02, 0.1, size=(2, 3, 2))
+    for i in range(t):
+        a = sum(np.sin(f[0, c, 0] * (xx + 2 * i) + f[0, c, 1] * yy) for c in range(3)) / 3
+        b = sum(np.sin(f[1, c, 0] * xx + f[1, c, 1] * (yy - 3 * i)) for c in range(3)) / 3
+        img = np.stack([0.5 + 0.25 * a + 0.2 * b * (c - 1) for c in range(3)], -1)
+        out[i] = np.clip(img * 255, 0, 255).astype(np.uint8)
+    return out
+
+
+def speed(model: str, reps: int) -> None:
+    print("| clip | precision | frames/s |")
+    print("|---|---|---|")
+    for size in (112, 224):
+        frames = frames_to_tensor(synthetic_frames(64, size, size))
+        for precision in ("fp32", "bf16"):
+            sep = Separator(model, precision=precision, segment=32, overlap=0.25,
+                            progress=False)
+            sep.separate(frames[:, :32])  # warm-up
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                sep.separate(frames)
+                times.append(time.perf_counter() - t)
+            print(f"| 64×{size}² | {precision} | {64 / np.median(times):.1f} |", flush=True)
+
+
+def write_long_video(path: Path, seconds: float, fps: int = 25, size=(224, 398)) -> None:
+    if path.exists():
+        return
+    block = synthetic_frames(50, *size)
+    with VideoWriter(path, fps, preset="ultrafast") as w:
+        for i in range(int(seconds * fps) // len(block)):
+            w.write(block if i % 2 == 0 else block[::-1])
+
+
+def peak_rss(model: str, video: Path, out: Path) -> tuple[float, float]:
+    """Peak RSS (MiB) and wall seconds of `centrifuge separate` in a fresh process."""
+    cmd = [sys.executable, "-c",
+           "import resource, sys; from centrifuge.cli import main; rc = main(sys.argv[1:]); "
+           "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)",
+           "separate", str(video), "-o", str(out), "-n", model, "--force"]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    rss_kib = int(next(line.split()[1] for line in proc.stdout.splitlines()
+                       if line.startswith("RSS")))
+    return rss_kib / 1024, wall
+
+
+def memory(model: str, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    print("| video | frames | peak RSS (MiB) | wall (s) |")
+    print("|---|---|---|---|")
+    for label, seconds in (("10 s, 398×224", 10), ("10 min, 398×224", 600)):
+        video = work / f"long_{seconds}s.mp4"
+        write_long_video(video, seconds)
+        rss, wall = peak_rss(model, video, work / "out")
+        print(f"| {label} | {seconds * 25} | {rss:.0f} | {wall:.0f} |", flush=True)
+
+
+def seam_error(model: str, segment: int, overlap: float) -> None:
+    from centrifuge.data.corpus import Corpus
+
+    corpus = Corpus.load()
+    a = read_video(corpus.path("psychopy-talk"), num_frames=96, size=(112, 112)).frames
+    b = read_video(corpus.path("city-night"), num_frames=96, size=(112, 112)).frames
+    mix = frames_to_tensor(((a.astype(np.float32) + b) / 2).astype(np.uint8))
+    sep = Separator(model, segment=segment, overlap=overlap, progress=False)
+    print(f"| re-ordering | boundary / inside change (segment {segment}, "
+          f"overlap {sep.overlap_frames}) |")
+    print("|---|---|")
+    for reorder in (True, False):
+        out = torch.cat(list(stitch(sep.segments(mix), sep.separate_segment,
+                                    sep.overlap_frames, reorder=reorder)), dim=2)
+        change = (out[:, :, 1:] - out[:, :, :-1]).abs().mean(dim=(0, 1, 3, 4))  # per frame step
+        step = segment - sep.overlap_frames
+        # transitions: the frame steps from the last frame of segment k-1 alone through
+        # the cross-faded frames shared with segment k
+        mask = torch.zeros(len(change), dtype=torch.bool)
+        for s in range(step, mix.shape[1] - 1, step):
+            mask[max(0, s - 1) : s + sep.overlap_frames] = True
+        ratio = float(change[mask].mean() / change[~mask].mean())
+        print(f"| {'on' if reorder else 'off'} | {ratio:.2f} |", flush=True)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", "--model", default="default")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "centrifuge-bench")
+    p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-seams", action="store_true")
+    args = p.parse_args(argv)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, model {args.model}\n")
+    if not args.skip_speed:
+        speed(args.model, args.reps)
+        print()
+    if not args.skip_memory:
+        memory(args.model, args.work)
+        print()
+    if not args.skip_seams:
+        seam_error(args.model, segment=16, overlap=0.25)
+
+
+if __name__ == "__main__":
+    main()

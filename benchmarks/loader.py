@@ -28,7 +28,8 @@ def loader_rate(cfg, blend: str, workers: int, batches: int) -> float:
     sampler = ClipSampler(make_entries(d.source, d.root, "train"), frames=d.frames,
                           stride=d.stride, crop=d.size, scale=d.scale, cache=d.cache,
                           zoom=tuple(d.zoom) if d.zoom else None, color_jitter=d.color_jitter,
-                          channel_shuffle=d.channel_shuffle, time_reverse=d.time_reverse)
+                          channel_shuffle=d.channel_shuffle, time_reverse=d.time_reverse,
+                          rotate=d.rotate, length_power=d.length_power)
     data = BlendedPairs(sampler, (batches + 20) * d.batch_size, seed=0,
                         blend=BlendConfig(blend=blend, superpixels=d.superpixels))
     loader = DataLoader(data, batch_size=d.batch_size, num_workers=workers,

@@ -86,7 +86,8 @@ def bench(name: str, frames: int, size: int, device, reps: int, train: bool) -> 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
-    p.add_argument("--sizes", nargs="+", default=["32x112", "64x224"], type=parse_size)
+    p.add_argument("--sizes", nargs="+", default=[(32, 112), (64, 224)], type=parse_size,
+                   metavar="TxS")
     p.add_argument("--device", default="cpu")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--no-train", action="store_true", help="skip the training-step timings")

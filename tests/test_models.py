@@ -198,34 +198,21 @@ def test_checkpoint_errors(tmp_path):
 # -- the imported Kinetics-400 network (needs the real corpus) --------------------------
 
 
-def _top5(model, path, start_s):
-    from centrifuge.io import frames_to_tensor, read_video
-    from centrifuge.models.kinetics import class_names
-
-    frames = read_video(path, start_s=start_s, num_frames=64, size=224).frames
-    h, w = frames.shape[1:3]
-    y, x = (h - 224) // 2, (w - 224) // 2
-    clip = frames_to_tensor(frames[:, y : y + 224, x : x + 224])[None]
-    with torch.no_grad():
-        probs = model(clip)["Logits"].softmax(-1)[0]
-    return [class_names()[i] for i in probs.topk(5).indices]
-
-
 @pytest.mark.corpus
-def test_imported_i3d_recognises_real_clips():
+def test_imported_i3d_recognises_real_clips(capsys):
+    from centrifuge.cli import main
     from centrifuge.data.corpus import Corpus
-    from centrifuge.models.kinetics import load_kinetics400
+    from centrifuge.models.kinetics import classify_video
 
     corpus = Corpus.load()
-    model = InceptionI3d(num_classes=400)
-    load_kinetics400(model)
-    model.eval()
-    band = _top5(model, corpus.path("band-live"), 5.0)
+    band = [name for name, _ in classify_video(corpus.path("band-live"), start_s=5.0)]
     assert any(c.startswith("playing ") or c in ("drumming fingers", "recording music")
                for c in band), band
-    talk = _top5(model, corpus.path("psychopy-intro"), 0.0)
+    talk = [name for name, _ in classify_video(corpus.path("psychopy-intro"))]
     assert {"answering questions", "reading book", "reading newspaper", "talking on cell phone",
             "news anchoring"} & set(talk), talk
+    assert main(["classify", str(corpus.path("band-live")), "--start", "5"]) == 0
+    assert "playing drums" in capsys.readouterr().out
 
 
 @pytest.mark.corpus

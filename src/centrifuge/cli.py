@@ -178,6 +178,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16")
     p.add_argument("--device", default="cpu")
     p.add_argument("--root", help="corpus folder (default $CENTRIFUGE_HOME or ~/.cache/centrifuge)")
+    p.add_argument("--split", choices=["val", "train"], default="val",
+                   help="corpus split to blend (train: new crops of the training videos)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.set_defaults(run=_run_evaluate)
 
@@ -191,10 +193,12 @@ def _run_evaluate(args) -> int:
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.frames, overlap=0.0, max_size=None, progress=False)
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
-                               size=args.size, root=args.root) for b in args.blend]
-    print(format_results(results, sep.model_name))
+                               size=args.size, root=args.root, split=args.split)
+               for b in args.blend]
+    print(format_results(results, sep.model_name, args.split))
     if args.json:
-        payload = {"model": sep.model_name, "frames": args.frames, "size": args.size,
+        payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
+                   "size": args.size,
                    "precision": args.precision, "results": [as_dict(r) for r in results]}
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=1)
@@ -218,6 +222,25 @@ def _run_demo(args) -> int:
     report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
                       device=args.device)
     print(format_report(report, args.model))
+    return 0
+
+
+@command
+def add_classify(sub) -> None:
+    p = sub.add_parser("classify", help="Kinetics-400 top-5 of a clip with the imported I3D")
+    p.add_argument("input", help="a video")
+    p.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    p.add_argument("--frames", type=_positive_int, default=64)
+    p.add_argument("--root", help="corpus folder holding the I3D weights")
+    p.set_defaults(run=_run_classify)
+
+
+def _run_classify(args) -> int:
+    from centrifuge.models.kinetics import classify_video
+
+    for name, p in classify_video(args.input, start_s=args.start, frames=args.frames,
+                                  root=args.root):
+        print(f"{p:6.3f}  {name}")
     return 0
 
 

@@ -36,8 +36,9 @@ class DataConfig:
     ``source``/``root``: ``corpus`` (root = corpus folder, default cache), ``folder`` or
     ``kinetics`` (root = folder or CSV). Validation uses ``val_source``/``val_root``
     (default: the corpus ``val`` split for the corpus, else the same source as training).
-    ``zoom``, ``color_jitter``, ``channel_shuffle``, ``time_reverse``: training-only
-    augmentations beyond the paper's (see :class:`~centrifuge.data.datasets.ClipSampler`).
+    ``zoom``, ``color_jitter``, ``channel_shuffle``, ``time_reverse``, ``rotate``: training-only
+    augmentations beyond the paper's; ``length_power``: how much longer videos are drawn
+    more often (see :class:`~centrifuge.data.datasets.ClipSampler`).
     """
 
     source: str = "corpus"
@@ -57,6 +58,8 @@ class DataConfig:
     color_jitter: float = 0.0
     channel_shuffle: bool = False
     time_reverse: float = 0.0
+    rotate: bool = False
+    length_power: float = 0.0
     batch_size: int = 10
     workers: int = 2
     cache: bool = False

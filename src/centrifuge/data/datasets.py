@@ -205,8 +205,13 @@ class ClipSampler:
             drawn from ``U(1 − c, 1 + c)`` per clip. 0: off.
         channel_shuffle: permute the RGB channels of each clip at random.
         time_reverse: probability of playing a clip backwards.
+        rotate: rotate each clip by a random multiple of 90° (crops are square).
+        length_power: videos are drawn with probability ∝ (clip positions)^p: 0 draws
+            every video equally often (the paper's Kinetics clips are all ~10 s), 1 every
+            clip position equally often; in between tempers a corpus of very unequal
+            lengths (videos not probed yet count as the average).
 
-    The four augmentations are not in the paper; they apply to training clips only and
+    The five augmentations are not in the paper; they apply to training clips only and
     stretch a small corpus (see ``configs/cpu.yaml``).
     """
 
@@ -221,6 +226,8 @@ class ClipSampler:
     color_jitter: float = 0.0
     channel_shuffle: bool = False
     time_reverse: float = 0.0
+    rotate: bool = False
+    length_power: float = 0.0
     skipped: int = 0
     _bad: set = field(default_factory=set)
     _frame_cache: FrameCache | None = None
@@ -240,6 +247,17 @@ class ClipSampler:
                 "use fewer frames or a smaller stride"
             )
         self.entries = usable
+        self._weights = self._video_weights()
+
+    def _video_weights(self) -> np.ndarray | None:
+        if not self.length_power:
+            return None
+        counts = [sum(max(0, b - a - self.span + 1) for a, b in e.segments)
+                  if e.segments is not None else None for e in self.entries]
+        known = [c for c in counts if c]
+        fill = float(np.mean(known)) if known else 1.0
+        w = np.array([float(c) if c else fill for c in counts]) ** self.length_power
+        return w / w.sum()
 
     @property
     def span(self) -> int:
@@ -271,7 +289,10 @@ class ClipSampler:
     ) -> Clip:
         """Draw one clip; ``exclude`` a source id; ``audio`` only from videos with sound."""
         for _ in range(4 * len(self.entries) + 16):
-            i = int(rng.integers(len(self.entries)))
+            if self._weights is None:
+                i = int(rng.integers(len(self.entries)))
+            else:
+                i = int(rng.choice(len(self.entries), p=self._weights))
             entry = self.entries[i]
             if i in self._bad or entry.source == exclude or (audio and entry.has_audio is False):
                 continue
@@ -339,6 +360,8 @@ class ClipSampler:
     def _augment(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.time_reverse and rng.random() < self.time_reverse:
             frames = frames[::-1]
+        if self.rotate:
+            frames = np.rot90(frames, k=int(rng.integers(4)), axes=(1, 2))
         if self.channel_shuffle:
             frames = frames[..., rng.permutation(3)]
         c = self.color_jitter

@@ -91,16 +91,16 @@ def evaluate_blends(
     )
 
 
-def format_results(results: list[BlendEval], model_name: str) -> str:
+def format_results(results: list[BlendEval], model_name: str, split: str = "val") -> str:
     lines = [
-        "| model | blend | samples | loss | Identity | ratio | PSNR V¹ / V² (dB) "
+        "| model | split | blend | samples | loss | Identity | ratio | PSNR V¹ / V² (dB) "
         "| mix PSNR V¹ / V² (dB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {model_name} | {r.blend} | {r.samples} | {r.loss:.4f} | {r.identity:.4f} | "
-            f"{r.ratio:.3f} | {r.psnr[0]:.2f} / {r.psnr[1]:.2f} | "
+            f"| {model_name} | {split} | {r.blend} | {r.samples} | {r.loss:.4f} | "
+            f"{r.identity:.4f} | {r.ratio:.3f} | {r.psnr[0]:.2f} / {r.psnr[1]:.2f} | "
             f"{r.identity_psnr[0]:.2f} / {r.identity_psnr[1]:.2f} |"
         )
     return "\n".join(lines)

@@ -124,3 +124,29 @@ def load_kinetics400(model: torch.nn.Module, root: str | os.PathLike | None = No
             f"{(missing + wrong)[0]}); use width=1 and in_channels=3"
         )
     model.load_state_dict({k: state[k] for k in own}, strict=True)
+
+
+def classify_video(
+    path: str | os.PathLike,
+    *,
+    start_s: float = 0.0,
+    frames: int = 64,
+    top: int = 5,
+    root: str | os.PathLike | None = None,
+) -> list[tuple[str, float]]:
+    """Kinetics-400 top-k of a clip with the imported I3D: ``frames`` frames from
+    ``start_s``, shorter side resized to 224, centre 224² crop (DeepMind's evaluation)."""
+    from centrifuge.io import frames_to_tensor, read_video
+    from centrifuge.models.i3d import InceptionI3d
+
+    clip = read_video(path, start_s=start_s, num_frames=frames, size=224).frames
+    h, w = clip.shape[1:3]
+    y, x = (h - 224) // 2, (w - 224) // 2
+    model = InceptionI3d(num_classes=400)
+    load_kinetics400(model, root)
+    model.eval()
+    with torch.inference_mode():
+        probs = model(frames_to_tensor(clip[:, y : y + 224, x : x + 224])[None])["Logits"]
+    probs = probs.softmax(-1)[0]
+    best = probs.topk(top)
+    return [(class_names()[i], float(p)) for p, i in zip(best.values, best.indices, strict=True)]

@@ -63,7 +63,8 @@ class BlendedDataModule(L.LightningDataModule):
         return ClipSampler(make_entries(source, root, split), frames=c.frames, stride=c.stride,
                            crop=c.size, scale=c.scale, train=train, cache=c.cache,
                            zoom=tuple(c.zoom) if c.zoom else None, color_jitter=c.color_jitter,
-                           channel_shuffle=c.channel_shuffle, time_reverse=c.time_reverse)
+                           channel_shuffle=c.channel_shuffle, time_reverse=c.time_reverse,
+                           rotate=c.rotate, length_power=c.length_power if train else 0.0)
 
     def setup(self, stage: str | None = None) -> None:
         c = self.cfg

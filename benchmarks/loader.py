@@ -1,5 +1,9 @@
 """Does data loading keep up with training? ``python benchmarks/loader.py [--config cpu]``.
 
+    python benchmarks/loader.py                                   # stage 1 of the cpu recipe
+    python benchmarks/loader.py data.frames=32 data.size=112 data.batch_size=4   # stage 2
+
+
 Prints clips/s of the training loader (transparent and occlusion blends, 1 and 2
 DataLoader workers, with the config's cache setting) next to the clips/s a training
 step of the same config consumes (bf16 autocast + channels_last_3d on this CPU). Loader
@@ -68,10 +72,11 @@ def train_rate(cfg, steps: int) -> float:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default="cpu")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--steps", type=int, default=5)
     args = p.parse_args(argv)
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.overrides)
     d = cfg.data
     print(f"config {args.config}: {d.frames}×{d.size}² clips, batch {d.batch_size}, "
           f"cache {d.cache}, torch threads {torch.get_num_threads()}")

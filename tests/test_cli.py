@@ -31,3 +31,24 @@ def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "centrifuge", "--version"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"centrifuge {__version__}"
+
+
+def test_export_halves_a_checkpoint_and_refuses_to_overwrite(tmp_path, capsys):
+    import json
+
+    import torch
+
+    from centrifuge.models import create_model, load_model, save_model
+
+    src = save_model(tmp_path / "m.safetensors", create_model("centrifuge_tiny"))
+    (tmp_path / "eval.json").write_text(json.dumps({"ratio": 0.5}))
+    dst = tmp_path / "small.safetensors"
+    assert main(["export", str(src), str(dst), "--dtype", "fp16",
+                 "--metrics", str(tmp_path / "eval.json")]) == 0
+    assert dst.stat().st_size < 0.6 * src.stat().st_size
+    model = load_model(dst)
+    assert model.checkpoint_metadata["metrics"] == {"ratio": 0.5}
+    assert next(model.parameters()).dtype == torch.float32
+    assert main(["export", str(src), str(dst)]) == 2
+    assert main(["export", str(src), str(src), "--force"]) == 2
+    assert "never the source" in capsys.readouterr().err

@@ -226,6 +226,49 @@ def _run_demo(args) -> int:
 
 
 @command
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a model as one plain-data safetensors file",
+                       description="Export a training checkpoint (.ckpt or .safetensors) to a "
+                                   "model file `centrifuge separate -n` takes.")
+    p.add_argument("source", help="a run's .ckpt or .safetensors")
+    p.add_argument("target", help="the .safetensors file to write (never the source)")
+    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32",
+                   help="storage type of the weights (fp16 halves the file; loads as fp32)")
+    p.add_argument("--metrics", metavar="JSON", help="evaluation results to embed")
+    p.add_argument("--force", action="store_true", help="replace an existing target")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from centrifuge.errors import OutputExistsError
+    from centrifuge.models import load_model, save_model
+
+    source, target = Path(args.source), Path(args.target)
+    if target.suffix != ".safetensors":
+        raise CentrifugeError(f"{target}: the target must end in .safetensors")
+    if target.exists() and (target.resolve() == source.resolve() or not args.force):
+        raise OutputExistsError(f"{target} exists; pass --force to replace it (never the source)")
+    model = load_model(source)
+    meta = model.checkpoint_metadata
+    metrics = meta.get("metrics")
+    if args.metrics:
+        try:
+            metrics = json.loads(Path(args.metrics).read_text())
+        except (OSError, ValueError) as e:
+            raise CentrifugeError(f"{args.metrics}: unreadable metrics JSON ({e})") from None
+    dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
+    save_model(target, model, train_config=meta.get("train_config"), metrics=metrics,
+               dtype=dtype)
+    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, {model.model_name})")
+    return 0
+
+
+@command
 def add_classify(sub) -> None:
     p = sub.add_parser("classify", help="Kinetics-400 top-5 of a clip with the imported I3D")
     p.add_argument("input", help="a video")

@@ -1,10 +1,10 @@
 """Named, shipped models: file, sha256, and what they were trained on.
 
-Weights live inside the package (``centrifuge/pretrained/*.safetensors``) so that
+Weights live inside the package (``centrifuge/weights/*.safetensors``) so that
 ``centrifuge separate`` works offline on a fresh install; the sha256 below is checked at
 every load, so a damaged or swapped file is refused instead of silently producing
 garbage. Each model's card (data, recipe, command, time, metrics) is
-``centrifuge/pretrained/MODEL_CARD.md``.
+``centrifuge/weights/MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 
 from centrifuge.errors import ModelLoadingError
 
-WEIGHTS_DIR = Path(__file__).with_name("pretrained")
+WEIGHTS_DIR = Path(__file__).with_name("weights")
 
 
 @dataclass(frozen=True)

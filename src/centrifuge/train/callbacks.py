@@ -89,7 +89,7 @@ class ExportWeights(Callback):
         if best and Path(best).is_file():
             model = load_model(best)
             score = trainer.checkpoint_callback.best_model_score
-            best_metrics = {"val/loss": float(score)} if score is not None else {}
+            best_metrics = {"val/ratio": float(score)} if score is not None else {}
             save_model(self.run_dir / "model.safetensors", model,
                        train_config=self.train_config, metrics=best_metrics)
         else:

@@ -86,7 +86,8 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
     t = config.trainer
     ckpt_dir = run_dir / "checkpoints"
     callbacks = [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min",
+        # val/ratio (loss / Identity) compares across clip sizes, e.g. between stages.
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/ratio", mode="min",
                         save_top_k=1, save_last=True, enable_version_counter=False),
         GracefulInterrupt(ckpt_dir / "last.ckpt"),
         ExportWeights(run_dir, config.to_dict()),

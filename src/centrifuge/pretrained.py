@@ -37,6 +37,18 @@ def _register(model: PretrainedModel, *aliases: str) -> None:
         ALIASES[a] = model.name
 
 
+_register(
+    PretrainedModel(
+        name="centrifuge-cpu-v1",
+        file="centrifuge-cpu-v1.safetensors",
+        sha256="9b8f95c78ef362be29296cc073ae606d4dbe55ea6f13f4a2b050c151fdc2465a",
+        summary="centrifuge_cpu (Kinetics-400 I3D to Mixed_4f, n=4), configs/cpu.yaml on "
+                "the corpus train split; see weights/MODEL_CARD.md",
+    ),
+    "default",
+)
+
+
 def list_pretrained() -> list[str]:
     """Names accepted by ``Separator(model=...)`` and ``centrifuge separate -n``."""
     return sorted(PRETRAINED) + sorted(ALIASES)

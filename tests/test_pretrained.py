@@ -1,0 +1,61 @@
+"""The shipped default model: present, small, verified at load, and usable."""
+
+import shutil
+
+import pytest
+import torch
+
+from centrifuge import pretrained
+from centrifuge.errors import ModelLoadingError
+from centrifuge.pretrained import PRETRAINED, WEIGHTS_DIR, list_pretrained, load_pretrained
+
+
+def test_default_is_shipped_within_30_mb():
+    assert "default" in list_pretrained()
+    for entry in PRETRAINED.values():
+        path = WEIGHTS_DIR / entry.file
+        assert path.is_file()
+        assert path.stat().st_size <= 30 * 2**20
+    assert (WEIGHTS_DIR / "MODEL_CARD.md").is_file()
+
+
+def test_default_loads_and_separates():
+    model, name = load_pretrained("default")
+    assert name in PRETRAINED
+    x = torch.rand(1, 3, 8, 32, 32)
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (1, model.n_outputs, 3, 8, 32, 32) and torch.isfinite(out).all()
+    meta = model.checkpoint_metadata
+    assert meta["train_config"]["name"] == "cpu" and meta["metrics"]
+
+
+def test_damaged_weights_are_refused(tmp_path, monkeypatch):
+    for entry in PRETRAINED.values():
+        copy = tmp_path / entry.file
+        shutil.copy(WEIGHTS_DIR / entry.file, copy)
+        data = bytearray(copy.read_bytes())
+        data[-100] ^= 0xFF  # one flipped byte in the weights
+        copy.write_bytes(data)
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelLoadingError, match="does not match the shipped model"):
+        load_pretrained("default")
+
+
+def test_unknown_pretrained_name():
+    with pytest.raises(ModelLoadingError, match="available: "):
+        load_pretrained("centrifuge-xl")
+
+
+@pytest.mark.corpus
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    from centrifuge.cli import main
+
+    assert main(["demo", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| Identity |" in out and "| model    |" in out
+    (folder,) = [p for p in tmp_path.glob("*/demo-mix") if p.is_dir()]
+    names = {p.name for p in folder.iterdir()}
+    assert {"mosaic.mp4", "contact.png", "summary.json", "input_mix.mp4",
+            "truth_1_psychopy-talk.mp4", "truth_2_city-night.mp4", "layer_0.mp4"} <= names
+    assert main(["demo", "-o", str(tmp_path)]) == 2  # outputs exist: needs --force

@@ -227,16 +227,9 @@ class _Decoder:
         while True:
             try:
                 packet = next(demux)
+                decoded = packet.decode()
             except StopIteration:
                 break
-            except av.error.FFmpegError:
-                self.errors += 1
-                consecutive += 1
-                if consecutive > _MAX_CONSECUTIVE_ERRORS:
-                    break
-                continue
-            try:
-                decoded = packet.decode()
             except av.error.FFmpegError:
                 self.errors += 1
                 consecutive += 1

@@ -221,7 +221,7 @@ def _run_demo(args) -> int:
 
     report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
                       device=args.device)
-    print(format_report(report, args.model))
+    print(format_report(report))
     return 0
 
 

@@ -76,6 +76,7 @@ def run_demo(out_root="separated", *, model="default", root=None, force=False,
     matched = align(layers, model_res.assignment)[0]
     report = {
         "folder": str(result.folder),
+        "model": result.summary["model"],
         "frames": t,
         "identity_loss": float(ident.loss),
         "model_loss": float(model_res.loss),
@@ -89,10 +90,10 @@ def run_demo(out_root="separated", *, model="default", root=None, force=False,
     return report
 
 
-def format_report(r: dict, model_name: str) -> str:
+def format_report(r: dict) -> str:
     return "\n".join([
         f"demo: {CLIP_WITH_SOUND} (speech) + {OTHER_CLIP}, {r['frames']} frames at "
-        f"{SIZE[1]}x{SIZE[0]}, model {model_name}",
+        f"{SIZE[1]}x{SIZE[0]}, model {r['model']}",
         "",
         "|          | PIT loss | PSNR layer 1 (dB) | PSNR layer 2 (dB) |",
         "|----------|----------|-------------------|-------------------|",

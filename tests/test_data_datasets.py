@@ -92,6 +92,20 @@ def test_occlusion_masks_are_binary_and_cover_one_supervoxel(video_folder):
         assert torch.allclose(item["mix"], alpha * item["v1"] + (1 - alpha) * item["v2"])
 
 
+def test_mixed_blend_draws_both_kinds_deterministically(video_folder):
+    ds = pairs(folder_entries(video_folder), blend="mixed", superpixels=12)
+    again = pairs(folder_entries(video_folder), blend="mixed", superpixels=12)
+    kinds = []
+    for i in range(12):
+        item = ds[i]
+        kind = item["meta"]["blend"]
+        kinds.append(kind)
+        values = set(item["alpha"].unique().tolist())
+        assert values == {0.5} if kind == "transparent" else values <= {0.0, 1.0}
+        assert torch.equal(item["mix"], again[i]["mix"])
+    assert set(kinds) == {"transparent", "occlusion"}
+
+
 def test_frozen_and_pure_colour_clips(video_folder):
     ds = pairs(folder_entries(video_folder), frozen=2)
     item = ds[0]

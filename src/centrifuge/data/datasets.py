@@ -398,7 +398,7 @@ def _resize(frames: np.ndarray, side: int) -> np.ndarray:
 # -- blended pairs ------------------------------------------------------------------------
 
 
-BLENDS = ("transparent", "occlusion")
+BLENDS = ("transparent", "occlusion", "mixed")
 
 
 @dataclass
@@ -406,8 +406,9 @@ class BlendConfig:
     """How pairs are composed.
 
     Attributes:
-        blend: ``transparent`` (α constant) or ``occlusion`` (α = 1 on one SLIC
-            supervoxel of V¹, 0 elsewhere).
+        blend: ``transparent`` (α constant), ``occlusion`` (α = 1 on one SLIC
+            supervoxel of V¹, 0 elsewhere) or ``mixed`` (each item one of the two, with
+            probability ½: one model for reflections and occluders).
         alpha: transparent α, or a ``[low, high]`` range to draw it from uniformly.
         superpixels: SLIC segments per clip for occlusion blending.
         frozen: how many of the two videos are frozen (one frame repeated): 0, 1 or 2.
@@ -488,7 +489,10 @@ class BlendedPairs(Dataset):
         v1 = frames_to_tensor(f1)
         if f2 is not None:
             v2 = frames_to_tensor(f2)
-        if cfg.blend == "occlusion":
+        kind = cfg.blend
+        if kind == "mixed":
+            kind = "occlusion" if rng.random() < 0.5 else "transparent"
+        if kind == "occlusion":
             mask = random_supervoxel_mask(f1, rng, n_segments=cfg.superpixels)
             alpha = occlusion_alpha(mask)
         else:
@@ -499,8 +503,8 @@ class BlendedPairs(Dataset):
             "v1": v1,
             "v2": v2,
             "alpha": alpha,
-            "meta": {"index": int(index), "source1": c1.entry.source, "start1": c1.start,
-                     "source2": src2, "start2": start2},
+            "meta": {"index": int(index), "blend": kind, "source1": c1.entry.source,
+                     "start1": c1.start, "source2": src2, "start2": start2},
         }
         if self.audio:
             item["audio"] = clip_log_spectrogram(c1.audio, 0, self.sampler.span, c1.fps)

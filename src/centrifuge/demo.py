@@ -21,10 +21,9 @@ import torch
 
 from centrifuge.data.corpus import Corpus, build
 from centrifuge.errors import CorpusError
-from centrifuge.evaluate.blends import psnr
+from centrifuge.evaluate.blends import score_blend
 from centrifuge.inference import Separator
 from centrifuge.io import frames_to_tensor, read_audio, read_video, write_video
-from centrifuge.losses import align, pit_loss
 
 CLIP_WITH_SOUND = "psychopy-talk"
 OTHER_CLIP = "city-night"
@@ -70,20 +69,17 @@ def run_demo(out_root="separated", *, model="default", root=None, force=False,
     layers = torch.stack([frames_to_tensor(read_video(p).frames[:t, : SIZE[0], : SIZE[1]])
                           for p in result.layers])[None]
     truth = torch.stack([frames_to_tensor(v1), frames_to_tensor(v2)])[None]
-    mixed = frames_to_tensor(mix)
-    model_res = pit_loss(layers, truth)
-    ident = pit_loss(torch.stack([mixed, mixed])[None], truth)
-    matched = align(layers, model_res.assignment)[0]
+    s = score_blend(layers, frames_to_tensor(mix)[None], truth)
     report = {
         "folder": str(result.folder),
         "model": result.summary["model"],
         "frames": t,
-        "identity_loss": float(ident.loss),
-        "model_loss": float(model_res.loss),
-        "psnr_layer_1": float(psnr(matched[0], truth[0, 0])),
-        "psnr_layer_2": float(psnr(matched[1], truth[0, 1])),
-        "psnr_mix_1": float(psnr(mixed, truth[0, 0])),
-        "psnr_mix_2": float(psnr(mixed, truth[0, 1])),
+        "identity_loss": float(s.identity[0]),
+        "model_loss": float(s.loss[0]),
+        "psnr_layer_1": float(s.psnr[0, 0]),
+        "psnr_layer_2": float(s.psnr[0, 1]),
+        "psnr_mix_1": float(s.identity_psnr[0, 0]),
+        "psnr_mix_2": float(s.identity_psnr[0, 1]),
         "separate_s": result.summary["timings_s"]["total"],
         "total_s": round(time.perf_counter() - t0, 1),
     }

@@ -54,6 +54,25 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse)
 
 
+@dataclass
+class BlendScores:
+    """Per-sample scores of outputs ``(B, n, 3, T, H, W)`` against targets ``(B, 2, ...)``."""
+
+    loss: torch.Tensor  # (B,) PIT loss of the outputs
+    identity: torch.Tensor  # (B,) PIT loss of the Identity baseline
+    psnr: torch.Tensor  # (B, 2) PSNR of the matched outputs
+    identity_psnr: torch.Tensor  # (B, 2) PSNR of the mix
+
+
+def score_blend(outputs: torch.Tensor, mix: torch.Tensor, targets: torch.Tensor) -> BlendScores:
+    """The model card's scores for a batch of blends ``mix`` ``(B, 3, T, H, W)``."""
+    res = pit_loss(outputs, targets)
+    ident = pit_loss(torch.stack([mix, mix], 1), targets)
+    return BlendScores(res.per_sample, ident.per_sample,
+                       psnr(align(outputs, res.assignment), targets),
+                       psnr(mix[:, None], targets))
+
+
 def evaluate_blends(
     separator: Separator,
     *,
@@ -77,13 +96,11 @@ def evaluate_blends(
     for batch in tqdm(loader, desc=f"evaluating ({blend})", disable=not progress, leave=False):
         mix, targets = batch["mix"], stack_targets(batch)
         outputs = torch.stack([separator.separate(v) for v in mix])
-        res = pit_loss(outputs, targets)
-        model_loss += float(res.per_sample.sum())
-        ident = pit_loss(torch.stack([mix, mix], 1), targets)
-        ident_loss += float(ident.per_sample.sum())
-        matched = align(outputs, res.assignment)
-        layer_psnr += psnr(matched, targets).double().sum(0)
-        mix_psnr += psnr(mix[:, None], targets).double().sum(0)
+        s = score_blend(outputs, mix, targets)
+        model_loss += float(s.loss.sum())
+        ident_loss += float(s.identity.sum())
+        layer_psnr += s.psnr.double().sum(0)
+        mix_psnr += s.identity_psnr.double().sum(0)
     n = len(data)
     return BlendEval(
         blend, n, model_loss / n, ident_loss / n,

@@ -27,7 +27,7 @@ import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.io import frames_to_tensor
-from centrifuge.losses import best_assignment, pairwise_loss
+from centrifuge.losses import best_assignment, layer_distances, pairwise_loss
 
 
 def match_layers(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
@@ -92,9 +92,9 @@ class PairDistance:
         self.count = 0
 
     def update(self, layers: torch.Tensor) -> None:
-        flat = layers.float().flatten(1)
-        self.sum += torch.cdist(flat[None], flat[None], p=1)[0].double().cpu()
-        self.count += flat.shape[1]
+        elements = layers[0].numel()  # weight each block by its size
+        self.sum += layer_distances(layers[None])[0].double().cpu() * elements
+        self.count += elements
 
     def most_dissimilar(self) -> tuple[int, int]:
         d = self.sum / max(1, self.count)

@@ -155,14 +155,17 @@ def diversity(outputs: torch.Tensor) -> torch.Tensor:
     return d.masked_fill(eye, float("inf")).flatten(1).min(1).values
 
 
+def layer_distances(outputs: torch.Tensor) -> torch.Tensor:
+    """Mean |Oⁱ − Oʲ| in pixel space between the outputs ``(B, n, ...)``: ``(B, n, n)``."""
+    flat = outputs.float().flatten(2)
+    return torch.cdist(flat, flat, p=1) / flat.shape[-1]
+
+
 def most_dissimilar_pair(outputs: torch.Tensor) -> torch.Tensor:
     """Indices ``(B, 2)`` of the two outputs farthest apart in pixel space (mean |Δ|),
     the paper's way to pick two layers out of n at test time (§3.2)."""
     n = outputs.shape[1]
-    d = torch.stack(
-        [torch.stack([(outputs[:, i] - outputs[:, j]).abs().flatten(1).mean(1)
-                      for j in range(n)], -1) for i in range(n)], 1)
-    flat = d.flatten(1).argmax(1)
+    flat = layer_distances(outputs).flatten(1).argmax(1)
     return torch.stack([flat // n, flat % n], 1)
 
 

@@ -206,6 +206,7 @@ def _static_fields(root: Path, src: FileSource, path: Path) -> dict:
                    "member": src.member},
         "licence": src.licence,
         "content": src.content,
+        "group": src.scene,
     }
 
 

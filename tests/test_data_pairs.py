@@ -4,18 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from centrifuge.data.datasets import (
-    BlendConfig,
-    BlendedPairs,
-    ClipSampler,
-    folder_entries,
-    kinetics_entries,
-    make_entries,
-)
-from centrifuge.data.mixing import PURE_COLOURS
+from centrifuge.data.augment import AugmentConfig
+from centrifuge.data.clips import ClipSampler, resize_frames
+from centrifuge.data.mixing import PURE_COLOURS, reflection_blend
+from centrifuge.data.pairs import BlendConfig, BlendedPairs
 from centrifuge.data.superpixels import supervoxels
+from centrifuge.data.videos import folder_entries, kinetics_entries, make_entries
 from centrifuge.errors import ConfigError
-from centrifuge.io import write_video
+from centrifuge.io import read_video, write_video
 
 from conftest import moving_pattern
 
@@ -121,9 +117,71 @@ def test_frozen_and_pure_colour_clips(video_folder):
 def test_validation_crops_are_centred(video_folder):
     entries = folder_entries(video_folder)
     sampler = ClipSampler(entries, frames=8, crop=32, train=False)
+    for seed in range(3):
+        clip = sampler.sample(np.random.default_rng(seed))
+        # shorter side 40 -> round(1.15 * 32) = 37, width 56 * 37 / 40 = 52: centre crop
+        video = read_video(clip.entry.path, size=37).frames[clip.start : clip.start + 8]
+        h, w = video.shape[1:3]
+        y, x = (h - 32) // 2, (w - 32) // 2
+        assert np.array_equal(clip.frames, video[:, y : y + 32, x : x + 32])
+        shifted = video[:, y : y + 32, x + 2 : x + 34]
+        assert not np.array_equal(clip.frames, shifted)
+
+
+def test_speed_augmentation_takes_every_other_frame(video_folder):
+    entries = folder_entries(video_folder)
+    aug = AugmentConfig(flip=False, speed=[2, 2])
+    sampler = ClipSampler(entries, frames=8, crop=32, augment=aug, scale=1.0)
     clip = sampler.sample(np.random.default_rng(0))
-    # shorter side 40 -> round(1.15 * 32) = 37, width 56 * 37 / 40 = 52: centre crop
-    assert clip.frames.shape == (8, 32, 32, 3)
+    video = read_video(clip.entry.path, size=32).frames
+    # the crop is random: find it in the first frame, then check the later frames
+    ref = video[clip.start]
+    h, w = ref.shape[:2]
+    hits = [(y, x) for y in range(h - 31) for x in range(w - 31)
+            if np.array_equal(ref[y : y + 32, x : x + 32], clip.frames[0])]
+    assert hits
+    y, x = hits[0]
+    expected = video[clip.start : clip.start + 16 : 2, y : y + 32, x : x + 32]
+    assert np.array_equal(clip.frames, expected)
+
+
+def test_resize_keeps_uint8_frames(video_folder):
+    frames = np.full((2, 10, 10, 3), 200, np.uint8)
+    out = resize_frames(frames, 4)
+    assert out.shape == (2, 4, 4, 3) and out.dtype == np.uint8 and (out == 200).all()
+
+
+def test_reflection_blend_is_linear_light_and_keeps_the_layers():
+    g = torch.Generator().manual_seed(0)
+    v1, v2 = torch.rand(3, 4, 24, 24, generator=g), torch.rand(3, 4, 24, 24, generator=g)
+    seen = set()
+    for seed in range(12):
+        r = reflection_blend(v1, v2, np.random.default_rng(seed))
+        assert r.mix.shape == v1.shape and 0 <= r.mix.min() and r.mix.max() <= 1
+        # the mix is the layers' sum in linear light (γ 2.2), clipped
+        lin = (r.transmission ** 2.2 + r.reflection ** 2.2).clamp(0, 1) ** (1 / 2.2)
+        assert torch.allclose(r.mix, lin, atol=1e-4)
+        # the transmission is V¹ dimmed, never blurred
+        ratio = (r.transmission ** 2.2) / (v1 ** 2.2).clamp_min(1e-6)
+        assert float(ratio[v1 > 0.2].std()) < 1e-3
+        seen.add(bool((r.reflection - v2).abs().mean() > 0.05))
+    assert seen == {True}  # the reflection always differs from V² (dimmed, often blurred)
+
+
+def test_reflection_items_in_training_pairs(video_folder):
+    ds = pairs(folder_entries(video_folder), blend="mixed", reflection=1.0, n=12)
+    kinds = {ds[i]["meta"]["blend"] for i in range(12)}
+    assert kinds == {"reflection", "occlusion"}
+
+
+def test_clips_of_one_scene_are_never_blended(video_folder):
+    entries = folder_entries(video_folder)
+    for e in entries:
+        e.group = "one" if e.source.startswith("a/") else e.source
+    ds = BlendedPairs(ClipSampler(entries, frames=8, crop=32), 30, seed=0)
+    for i in range(30):
+        s1, s2 = ds[i]["meta"]["source1"], ds[i]["meta"]["source2"]
+        assert not (s1.startswith("a/") and s2.startswith("a/"))
 
 
 def test_corrupt_and_short_videos_are_skipped_and_counted(video_folder, caplog):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from centrifuge.data.augment import AugmentConfig
+from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.errors import ConfigError
 from centrifuge.losses import LossWeights
 
@@ -23,26 +25,40 @@ CONFIG_DIR = Path(__file__).with_name("configs")
 
 @dataclass
 class ModelSection:
-    """``name``: a registered model; ``args``: :class:`CentrifugeConfig` overrides."""
+    """``name``: a registered model; ``args``: :class:`CentrifugeConfig` overrides;
+    ``init``: a checkpoint or pretrained name (same architecture) whose weights the
+    model starts from, e.g. to fine-tune a shipped model on new data."""
 
     name: str = "centrifuge"
     args: dict = field(default_factory=dict)
+    init: str | None = None
 
 
 @dataclass
 class DataConfig:
-    """Where clips come from and how they are blended (see ``data/datasets.py``).
+    """Where clips come from and how they are blended (see ``centrifuge/data/``).
 
-    ``source``/``root``: ``corpus`` (root = corpus folder, default cache), ``folder`` or
-    ``kinetics`` (root = folder or CSV). Validation uses ``val_source``/``val_root``
-    (default: the corpus ``val`` split for the corpus, else the same source as training).
-    ``zoom``, ``color_jitter``, ``channel_shuffle``, ``time_reverse``, ``rotate``: training-only
-    augmentations beyond the paper's; ``length_power``: how much longer videos are drawn
-    more often (see :class:`~centrifuge.data.datasets.ClipSampler`).
+    ``source``: ``corpus`` (root = corpus folder, default cache), ``folder`` or
+    ``kinetics`` (root = folder or CSV) for real video; ``synthetic`` for procedural
+    layered video (:mod:`~centrifuge.data.synthetic`); ``mixed`` for both, a share
+    ``synthetic_ratio`` of the clips synthetic and the rest from ``real_source``.
+    ``textures``: a saved texture bank for the generator (default: built from
+    scikit-image's stills, procedural textures and, with ``texture_corpus``, frames of the
+    corpus train clips). Validation is always real video: ``val_source``/``val_root``
+    (default: the corpus ``val`` split, or the training source when it is real and not
+    the corpus). ``augment``: training-only changes to real clips;
+    ``length_power``: how much longer videos are drawn more often (see
+    :class:`~centrifuge.data.clips.ClipSampler`). ``blend``, ``alpha``, ``reflection``,
+    ``superpixels``, ``frozen``: see :class:`~centrifuge.data.pairs.BlendConfig`.
     """
 
     source: str = "corpus"
     root: str | None = None
+    real_source: str = "corpus"
+    synthetic_ratio: float = 0.5
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    textures: str | None = None
+    texture_corpus: bool = True
     val_source: str | None = None
     val_root: str | None = None
     frames: int = 32
@@ -51,14 +67,11 @@ class DataConfig:
     scale: float = 1.15
     blend: str = "transparent"
     alpha: float | list = 0.5
+    reflection: float = 0.0
     superpixels: int = 20
     frozen: int = 0
     audio: bool = False
-    zoom: list | None = None
-    color_jitter: float = 0.0
-    channel_shuffle: bool = False
-    time_reverse: float = 0.0
-    rotate: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     length_power: float = 0.0
     batch_size: int = 10
     workers: int = 2
@@ -215,10 +228,31 @@ def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> T
             value = raw
         _set_dotted(data, key.strip(), value)
     _merge(config, data)
+    return validate(config)
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check the sections whose fields depend on each other (their own constructors
+    hold the rules), so a bad value fails before anything is built or written."""
+    from centrifuge.data.pairs import BlendConfig
+
+    d = config.data
+    d.augment = AugmentConfig(**dataclasses.asdict(d.augment))
+    d.synthetic = SyntheticConfig(**dataclasses.asdict(d.synthetic))
+    BlendConfig(blend=d.blend, alpha=d.alpha, reflection=d.reflection,
+                superpixels=d.superpixels, frozen=d.frozen)
+    if d.source not in DATA_SOURCES:
+        raise ConfigError(f"data.source must be one of {', '.join(DATA_SOURCES)}, "
+                          f"got {d.source!r}")
+    if not 0 <= d.synthetic_ratio <= 1:
+        raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
     return config
+
+
+DATA_SOURCES = ("corpus", "folder", "kinetics", "synthetic", "mixed")
 
 
 def config_from_dict(data: dict) -> TrainConfig:
     config = TrainConfig()
     _merge(config, data)
-    return config
+    return validate(config)

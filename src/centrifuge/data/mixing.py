@@ -1,5 +1,5 @@
-"""Synthetic layer compositions: transparent and occlusion blends, frozen and pure-colour
-clips (CVPR 2019 §3.1, §4.2; ICCV 2019 §3.3).
+"""Synthetic layer compositions: transparent, occlusion and reflection blends, frozen and
+pure-colour clips (CVPR 2019 §3.1, §4.2; ICCV 2019 §3.3).
 
 Convention (ICCV eq. 3): ``V = α ⊙ V¹ + (1 − α) ⊙ V²`` with α the per-pixel weight of
 the first video. The CVPR paper writes eq. (1) with α on V² — at its default α = ½ the
@@ -10,8 +10,11 @@ Videos are ``(3, T, H, W)`` float tensors in [0, 1]; α masks are ``(1, T, H, W)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 PURE_COLOURS: dict[str, tuple[float, float, float]] = {
     "black": (0.0, 0.0, 0.0),
@@ -52,3 +55,80 @@ def pure_colour(name: str, frames: int, height: int, width: int) -> torch.Tensor
         raise ValueError(f"unknown colour {name!r}; known: {', '.join(PURE_COLOURS)}")
     rgb = torch.tensor(PURE_COLOURS[name]).view(3, 1, 1, 1)
     return rgb.expand(3, frames, height, width).clone()
+
+
+GAMMA = 2.2
+
+
+@dataclass
+class Reflection:
+    """A reflection-style blend: ``mix`` and the two layers as they enter it."""
+
+    mix: torch.Tensor
+    transmission: torch.Tensor  # V¹ after its attenuation, display gamma
+    reflection: torch.Tensor  # V² after blur / ghost / vignette / attenuation, display gamma
+    alpha: float  # the nominal share of V¹, for the optional re-composition loss
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(3, T, H, W)`` over H and W (reflect padding)."""
+    r = max(1, int(round(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
+    k = (k / k.sum()).to(x)
+    c, t, h, w = x.shape
+    y = x.permute(1, 0, 2, 3).reshape(t * c, 1, h, w)
+    y = F.pad(y, (r, r, r, r), mode="reflect" if min(h, w) > r else "replicate")
+    y = F.conv2d(y, k.view(1, 1, 1, -1))
+    y = F.conv2d(y, k.view(1, 1, -1, 1))
+    return y.view(t, c, h, w).permute(1, 0, 2, 3)
+
+
+def _vignette(h: int, w: int, rng: np.random.Generator) -> torch.Tensor:
+    """A random crop of a wide Gaussian spot: ``(H, W)`` in (0, 1]."""
+    cy, cx = rng.uniform(-0.5, 1.5, size=2)
+    s = rng.uniform(0.5, 1.5)
+    yy = torch.linspace(0, 1, h)[:, None]
+    xx = torch.linspace(0, 1, w)[None, :]
+    g = torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    return g / g.max()
+
+
+def reflection_blend(v1: torch.Tensor, v2: torch.Tensor, rng: np.random.Generator) -> Reflection:
+    """V¹ seen through glass that reflects V², after the reflection-removal literature.
+
+    In linear light (γ 2.2): the reflection is blurred with σ ∈ [0, 4] px (a third of the
+    time not at all: sharp reflections are common on windscreens), sometimes ghosted (a
+    shifted, attenuated second copy, as from a double pane), multiplied by a random
+    vignette, and attenuated; the transmission is attenuated too; the two are added and
+    over-exposure is pulled back by lowering the reflection where the sum exceeds 1
+    (Zhang et al. 2018, CEILNet), then clipped and returned to display gamma. The layers
+    are returned as they enter the sum, so the loss asks for what is recoverable (the
+    blurred reflection, not a deconvolution of it).
+
+    Shape:
+        ``(3, T, H, W)`` twice in [0, 1] → :class:`Reflection` of ``(3, T, H, W)``.
+    """
+    _, _, h, w = v2.shape
+    t_lin = v1.clamp(0, 1) ** GAMMA
+    r_lin = v2.clamp(0, 1) ** GAMMA
+    if rng.random() > 1 / 3:
+        r_lin = _gaussian_blur(r_lin, float(rng.uniform(0.5, 4.0)))
+    if rng.random() < 0.3:  # ghosting
+        dy, dx = (int(v) for v in rng.integers(-max(2, h // 16), max(2, h // 16) + 1, size=2))
+        shifted = torch.roll(r_lin, shifts=(dy, dx), dims=(2, 3))
+        g = float(rng.uniform(0.2, 0.6))
+        r_lin = (r_lin + g * shifted) / (1 + g)
+    if rng.random() < 0.5:
+        r_lin = r_lin * _vignette(h, w, rng)
+    a_t = float(rng.uniform(0.55, 0.9))
+    a_r = float(rng.uniform(0.3, 0.8))
+    t_lin, r_lin = a_t * t_lin, a_r * r_lin
+    total = t_lin + r_lin
+    over = total[total > 1]
+    if over.numel():
+        excess = float((over - 1).mean())
+        r_lin = (r_lin - float(rng.uniform(1.08, 1.3)) * excess).clamp_min(0)
+        total = t_lin + r_lin
+    to_display = lambda x: x.clamp(0, 1) ** (1 / GAMMA)  # noqa: E731
+    return Reflection(to_display(total), to_display(t_lin), to_display(r_lin),
+                      a_t / (a_t + a_r))

@@ -14,7 +14,9 @@ import lightning as L
 from torch.utils.data import DataLoader, Sampler
 
 from centrifuge.config import DataConfig
-from centrifuge.data.datasets import BlendConfig, BlendedPairs, ClipSampler, make_entries
+from centrifuge.data.clips import ClipSampler
+from centrifuge.data.pairs import BlendConfig, BlendedPairs, MixedSource
+from centrifuge.data.videos import make_entries
 
 
 class StepSampler(Sampler[int]):
@@ -55,26 +57,33 @@ class BlendedDataModule(L.LightningDataModule):
 
     def _blend(self) -> BlendConfig:
         c = self.cfg
-        return BlendConfig(blend=c.blend, alpha=c.alpha, superpixels=c.superpixels,
-                           frozen=c.frozen)
+        return BlendConfig(blend=c.blend, alpha=c.alpha, reflection=c.reflection,
+                           superpixels=c.superpixels, frozen=c.frozen)
 
     def _sampler(self, source: str, root: str | None, split: str, train: bool) -> ClipSampler:
         c = self.cfg
         return ClipSampler(make_entries(source, root, split), frames=c.frames, stride=c.stride,
                            crop=c.size, scale=c.scale, train=train, cache=c.cache,
-                           zoom=tuple(c.zoom) if c.zoom else None, color_jitter=c.color_jitter,
-                           channel_shuffle=c.channel_shuffle, time_reverse=c.time_reverse,
-                           rotate=c.rotate, length_power=c.length_power if train else 0.0)
+                           augment=c.augment, length_power=c.length_power if train else 0.0)
+
+    def train_source(self):
+        """Real clips, synthetic clips, or both (``data.source``)."""
+        c = self.cfg
+        if c.source not in ("synthetic", "mixed"):
+            return self._sampler(c.source, c.root, "train", True)
+        return make_source(c, self._sampler(c.real_source, c.root, "train", True)
+                           if c.source == "mixed" else None)
 
     def setup(self, stage: str | None = None) -> None:
         c = self.cfg
         if self.train_set is None:
             world = self.trainer.world_size if self.trainer else 1
             length = self.total_batches * c.batch_size * world
-            self.train_set = BlendedPairs(
-                self._sampler(c.source, c.root, "train", True), length,
-                seed=c.seed, blend=self._blend(), audio=c.audio)
-            val_source = c.val_source or c.source
+            self.train_set = BlendedPairs(self.train_source(), length, seed=c.seed,
+                                          blend=self._blend(), audio=c.audio)
+            # Validation is real video: the corpus val split unless told otherwise.
+            real = c.source if c.source not in ("synthetic", "mixed") else c.real_source
+            val_source = c.val_source or real
             val_root = c.val_root if (c.val_root or c.val_source) else c.root
             # The validation stream uses its own seed: never the training items.
             self.val_set = BlendedPairs(
@@ -98,3 +107,16 @@ class BlendedDataModule(L.LightningDataModule):
         c = self.cfg
         return DataLoader(self.val_set, batch_size=c.val_batch_size or c.batch_size,
                           num_workers=min(c.workers, 1))
+
+
+def make_source(cfg: DataConfig, real: ClipSampler | None):
+    """The synthetic clip source of ``cfg`` (mixed with ``real`` when given)."""
+    from centrifuge.data.synthetic import SyntheticSampler
+    from centrifuge.data.textures import shared_bank
+
+    corpus_root = cfg.root if cfg.real_source == "corpus" else None
+    bank = shared_bank(corpus_root, corpus=cfg.texture_corpus, path=cfg.textures)
+    synthetic = SyntheticSampler(bank, frames=cfg.frames, crop=cfg.size, config=cfg.synthetic)
+    if real is None:
+        return synthetic
+    return MixedSource(real, synthetic, cfg.synthetic_ratio)

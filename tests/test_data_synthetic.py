@@ -1,0 +1,136 @@
+"""The procedural layered-video generator: deterministic, well-formed, moving, real pixels
+from stills and train clips only."""
+
+import numpy as np
+import pytest
+import torch
+
+from centrifuge.data.pairs import BlendConfig, BlendedPairs, MixedSource
+from centrifuge.data.synthetic import SyntheticConfig, SyntheticSampler, draw_scene, render
+from centrifuge.data.textures import TextureBank, procedural_textures, skimage_stills
+from centrifuge.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def bank():
+    # Stills and procedural textures only: no corpus needed.
+    return TextureBank.from_images(skimage_stills(96) + procedural_textures(8, 96))
+
+
+def scene(bank, index, frames=8, seed=0, **cfg):
+    return draw_scene(np.random.default_rng([seed, index]), bank, frames, SyntheticConfig(**cfg))
+
+
+def test_same_seed_same_video_other_index_other_video(bank):
+    a = render([scene(bank, 3)], bank, 32)
+    b = render([scene(bank, 3)], bank, 32)
+    c = render([scene(bank, 4)], bank, 32)
+    assert torch.equal(a, b)
+    assert (a - c).abs().mean() > 0.02
+
+
+def test_shapes_range_and_masks(bank):
+    scenes = [scene(bank, i, sprites=[2, 6]) for i in range(4)]
+    video, masks = render(scenes, bank, 40, return_masks=True)
+    assert video.shape == (4, 3, 8, 40, 40) and masks.shape == (4, 6, 8, 40, 40)
+    assert video.min() >= 0 and video.max() <= 1
+    assert masks.min() >= 0 and masks.max() <= 1
+    # visible masks of the sprites never cover more than the whole frame together
+    assert masks.sum(1).max() <= 1 + 1e-5
+    # every scene shows at least two sprites somewhere
+    assert ((masks.flatten(2).amax(-1) > 0.5).sum(1) >= 2).all()
+    # a batch renders each scene as it renders alone
+    alone = render(scenes[2:3], bank, 40)
+    assert torch.allclose(video[2:3], alone, atol=1e-5)
+
+
+def test_sprites_move_independently(bank):
+    speeds = []
+    for i in range(6):
+        sc = scene(bank, i, frames=12, sprites=[2, 2], motion_blur=0, noise=0, compression=0,
+                   illumination=0)
+        _, masks = render([sc], bank, 48, return_masks=True)
+        m = masks[0, :2]  # (2, T, S, S)
+        ys = torch.arange(48.0).view(1, 1, 48, 1)
+        xs = torch.arange(48.0).view(1, 1, 1, 48)
+        area = m.sum((-1, -2)).clamp_min(1e-6)
+        centre = torch.stack([(m * ys).sum((-1, -2)) / area, (m * xs).sum((-1, -2)) / area], -1)
+        visible = (area > 4).all(1)
+        if not visible.all():
+            continue
+        motion = centre[:, -1] - centre[:, 0]  # (2 sprites, 2 coordinates)
+        speeds.append(motion)
+    assert len(speeds) >= 3
+    moved = [float(s.norm(dim=-1).max()) for s in speeds]
+    assert max(moved) > 3  # pixels over the clip: sprites do move
+    # two sprites of a scene do not share one motion
+    differences = [float((s[0] - s[1]).norm()) for s in speeds]
+    assert max(differences) > 2
+
+
+def test_camera_moves_the_background(bank):
+    sc = scene(bank, 1, frames=10, sprites=[0, 0], motion_blur=0, noise=0, compression=0,
+               illumination=0)
+    video = render([sc], bank, 32)[0]
+    assert (video[:, 0] - video[:, -1]).abs().mean() > 0.01
+
+
+def test_sampler_feeds_blended_pairs_and_mixes_with_real(bank):
+    synth = SyntheticSampler(bank, frames=6, crop=24)
+    data = BlendedPairs(synth, 4, seed=1, blend=BlendConfig(blend="mixed", reflection=0.5))
+    item = data[0]
+    assert item["mix"].shape == (3, 6, 24, 24)
+    assert item["meta"]["source1"].startswith("synthetic:")
+    assert item["meta"]["source1"] != item["meta"]["source2"]
+    assert torch.equal(data[2]["mix"], BlendedPairs(synth, 4, seed=1, blend=BlendConfig(
+        blend="mixed", reflection=0.5))[2]["mix"])
+
+    class Real:  # a stand-in real source that marks its clips
+        span = 6
+
+        def sample(self, rng, *, exclude=None, audio=False):
+            from centrifuge.data.clips import Clip
+            from centrifuge.data.videos import VideoEntry
+
+            return Clip(np.zeros((6, 24, 24, 3), np.uint8), VideoEntry("r.mp4", "real"), 0, 25)
+
+    mixed = BlendedPairs(MixedSource(Real(), synth, 0.5), 40, seed=0)
+    sources = {mixed[i]["meta"]["source1"].split(":")[0] for i in range(40)}
+    assert sources == {"real", "synthetic"}
+    with pytest.raises(ConfigError, match="no soundtrack"):
+        synth.sample(np.random.default_rng(0), audio=True)
+
+
+def test_bad_generator_settings_are_refused():
+    with pytest.raises(ConfigError, match="sprites"):
+        SyntheticConfig(sprites=[3, 9])
+    with pytest.raises(ConfigError, match="probability"):
+        SyntheticConfig(noise=2)
+
+
+def test_bank_round_trips_through_a_file(bank, tmp_path):
+    bank.save(tmp_path / "bank.safetensors")
+    again = TextureBank.load(tmp_path / "bank.safetensors")
+    assert torch.equal(again.images, bank.images) and torch.equal(again.segments, bank.segments)
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    with pytest.raises(ConfigError, match="not a texture bank"):
+        TextureBank.load(tmp_path / "junk.safetensors")
+
+
+@pytest.mark.corpus
+def test_corpus_textures_come_from_train_clips_only():
+    from centrifuge.data.corpus import Corpus
+    from centrifuge.data.textures import SIDE, _square, corpus_frames
+    from centrifuge.io import read_video
+
+    frames = corpus_frames(side=64, per_clip=2)
+    corpus = Corpus.load()
+    assert len(frames) == 2 * len(corpus.split("train"))
+    # not one of them is a frame of a val clip
+    val = [_square(f, 64) for c in corpus.split("val")
+           for f in read_video(corpus.path(c), size=64).frames[::4]]
+    val = np.stack(val).astype(np.float32)
+    for f in frames:
+        closest = np.abs(val - f.astype(np.float32)).mean(axis=(1, 2, 3)).min()
+        assert closest > 8, "a texture matches a val frame"
+    assert SIDE >= 112  # textures are sharp enough for 112² training clips

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
-from centrifuge.inference import PairDistance, Separator, crossfade_weights, stitch
+from centrifuge.inference import Separator, crossfade_weights, stitch
 from centrifuge.io import frames_to_tensor
 from centrifuge.models import create_model
 
@@ -63,18 +63,6 @@ def test_without_reordering_the_layers_swap():
 def test_crossfade_weights_ramp_down():
     w = crossfade_weights(4)
     assert torch.allclose(w, torch.tensor([0.875, 0.625, 0.375, 0.125]))
-
-
-def test_pair_distance_selects_most_dissimilar():
-    l1, l2 = two_layers(8)
-    layers = torch.stack([l1, l1 * 0.95, l2, 0.5 * (l1 + l2)])
-    acc = PairDistance(4)
-    acc.update(layers[:, :, :4])
-    acc.update(layers[:, :, 4:])
-    i, j = acc.most_dissimilar()
-    d = {(a, b): (layers[a] - layers[b]).abs().mean().item()
-         for a in range(4) for b in range(a + 1, 4)}
-    assert (i, j) == max(d, key=d.get)
 
 
 def test_separator_on_a_tensor_matches_the_model_within_one_segment():

@@ -3,6 +3,7 @@
 import json
 
 import av
+import numpy as np
 import pytest
 import torch
 
@@ -53,14 +54,42 @@ def test_cli_separates_a_clip(clip, tiny_ckpt, tmp_path):
     assert not list(out.glob("tiny/.*")), "temporary folder left behind"
 
 
-def test_layers_2_keeps_the_most_dissimilar_pair(clip, tiny_ckpt, tmp_path):
+@pytest.mark.parametrize("rule", ["recompose", "dissimilar"])
+def test_layers_2_keeps_the_pair_the_rule_picks(clip, tiny_ckpt, tmp_path, rule):
+    from centrifuge.selection import PairStats
+
     out = tmp_path / "sep"
-    assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8", "--layers", "2") == 0
-    folder = out / "tiny" / "in put"
+    assert run(clip, "-o", out / "all", "-n", tiny_ckpt, "--segment", "8") == 0
+    assert run(clip, "-o", out / "two", "-n", tiny_ckpt, "--segment", "8", "--layers", "2",
+               "--select", rule) == 0
+    folder = out / "two" / "tiny" / "in put"
     assert sorted(p.name for p in folder.glob("layer_*")) == ["layer_0.mp4", "layer_1.mp4"]
     summary = json.loads((folder / "summary.json").read_text())
-    kept = summary["selection"]["kept_outputs"]
-    assert len(kept) == 2 and kept[0] < kept[1]
+    sel = summary["selection"]
+    kept = sel["kept_outputs"]
+    assert sel["rule"] == rule and len(kept) == 2 and kept[0] < kept[1]
+    # the rule applied to the statistics the summary records gives the kept pair
+    stats = PairStats(4)
+    stats.abs = torch.tensor(sel["distance"], dtype=torch.float64)
+    stats.count = 1
+    if rule == "dissimilar":
+        assert tuple(kept) == stats.pick("dissimilar")
+    else:
+        err = torch.tensor(sel["recomposition_mse"], dtype=torch.float64)
+        err = torch.minimum(err, err.T)
+        d = stats.distance()
+        ok = (d >= 0.5 * d.max()) & ~torch.eye(4, dtype=torch.bool)
+        best = min(((i, j) for i in range(4) for j in range(i + 1, 4) if ok[i, j]),
+                   key=lambda p: float(err[p]))
+        assert tuple(kept) == best
+    # and the kept files are those outputs of the full run (up to encoding noise), not
+    # any of the others
+    full = out / "all" / "tiny" / "in put"
+    every = [read_video(full / f"layer_{i}.mp4").frames.astype(np.float32) for i in range(4)]
+    for new, old in enumerate(kept):
+        a = read_video(folder / f"layer_{new}.mp4").frames.astype(np.float32)
+        diffs = [float(np.abs(a - b).mean()) for b in every]
+        assert diffs[old] < 1.0 and diffs[old] == min(diffs), diffs
     assert probe(folder / "mosaic.mp4").width == 3 * 50
 
 

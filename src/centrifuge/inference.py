@@ -12,6 +12,8 @@ the video's length. Two things make the pieces one video again:
 * **Cross-fading.** On the shared frames the two segments' layers are blended with a
   linear ramp, which hides the small differences between the two predictions.
 
+Which two layers ``--layers 2`` keeps is :mod:`centrifuge.selection`'s business.
+
 Tensors: a segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)``.
 """
 
@@ -27,7 +29,7 @@ import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.io import frames_to_tensor
-from centrifuge.losses import best_assignment, layer_distances, pairwise_loss
+from centrifuge.losses import best_assignment, pairwise_loss
 
 
 def match_layers(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
@@ -81,26 +83,6 @@ def stitch(
         held = layers[:, :, keep:] if keep < t else None
     if held is not None and held.shape[2]:
         yield held
-
-
-class PairDistance:
-    """Accumulates the mean |Oⁱ − Oʲ| between layers over a stream, to select the two
-    most dissimilar layers of a whole video (CVPR 2019 §3.2)."""
-
-    def __init__(self, n: int):
-        self.sum = torch.zeros(n, n, dtype=torch.float64)
-        self.count = 0
-
-    def update(self, layers: torch.Tensor) -> None:
-        elements = layers[0].numel()  # weight each block by its size
-        self.sum += layer_distances(layers[None])[0].double().cpu() * elements
-        self.count += elements
-
-    def most_dissimilar(self) -> tuple[int, int]:
-        d = self.sum / max(1, self.count)
-        d.fill_diagonal_(-1.0)  # identical layers still give two distinct indices
-        i, j = divmod(int(d.argmax()), d.shape[0])
-        return (min(i, j), max(i, j))
 
 
 PRECISIONS = ("bf16", "fp32", "fp16")
@@ -245,9 +227,9 @@ class Separator:
         return torch.cat(list(blocks), dim=2)
 
     def separate_file(self, path, out_dir="separated", *, layers: int | None = None,
-                      force: bool = False):
+                      force: bool = False, select: str = "recompose"):
         """Separate a video file into ``out_dir/<model>/<stem>/`` (see
         :func:`centrifuge.separate.separate_file`)."""
         from centrifuge.separate import separate_file
 
-        return separate_file(self, path, out_dir, layers=layers, force=force)
+        return separate_file(self, path, out_dir, layers=layers, force=force, select=select)

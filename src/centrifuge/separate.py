@@ -31,9 +31,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from centrifuge.errors import CentrifugeError, OutputExistsError, VideoWriteError
-from centrifuge.inference import PairDistance, Separator, stitch
+from centrifuge.inference import Separator, stitch
 from centrifuge.io import VideoWriter, frames_to_tensor, iter_chunks, probe, tensor_to_frames
 from centrifuge.io.audio import read_audio
+from centrifuge.selection import DEFAULT_RULE, RULES, PairStats
 
 MOSAIC_MAX_WIDTH = 1920
 CONTACT_FRAMES = 4
@@ -87,6 +88,7 @@ def separate_file(
     *,
     layers: int | None = None,
     force: bool = False,
+    select: str = DEFAULT_RULE,
 ) -> SeparationResult:
     """Separate a video file into a folder (see the module docstring).
 
@@ -94,9 +96,10 @@ def separate_file(
         separator: the model and inference settings.
         path: the input video.
         out_root: root of the outputs (``separated/`` by default).
-        layers: keep only this many layers, the most dissimilar (the paper's selection;
-            only 2 is supported), or None to keep all n.
+        layers: keep only this many layers (only 2 is supported), or None to keep all n.
         force: replace an existing output folder.
+        select: how the two layers are chosen (:mod:`centrifuge.selection`):
+            ``recompose`` (default) or ``dissimilar`` (the paper's rule).
     """
     t_start = time.perf_counter()
     path = Path(path)
@@ -104,8 +107,10 @@ def separate_file(
     n = separator.n_layers
     if layers is not None and layers not in (2, n):
         raise CentrifugeError(
-            f"--layers {layers}: keep 2 (the two most dissimilar) or all {n} layers"
+            f"--layers {layers}: keep 2 (chosen by --select) or all {n} layers"
         )
+    if select not in RULES:
+        raise CentrifugeError(f"--select {select}: choose one of {', '.join(RULES)}")
     final = output_folder(out_root, separator.model_name, path)
     if final.exists():
         if path.resolve().is_relative_to(final.resolve()):
@@ -121,7 +126,7 @@ def separate_file(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        summary = _run(separator, path, info, work, n_kept)
+        summary = _run(separator, path, info, work, n_kept, select)
         summary["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
         (work / "summary.json").write_text(json.dumps(summary, indent=1))
         if final.exists():
@@ -134,7 +139,7 @@ def separate_file(
     return SeparationResult(final, kept, final / "mosaic.mp4", final / "contact.png", summary)
 
 
-def _run(separator: Separator, path: Path, info, work: Path, n_kept: int) -> dict:
+def _run(separator: Separator, path: Path, info, work: Path, n_kept: int, select: str) -> dict:
     n = separator.n_layers
     h, w = separator.output_size(info.height, info.width)
     audio = read_audio(path, rate=AUDIO_RATE, mono=False, missing="none")
@@ -145,7 +150,7 @@ def _run(separator: Separator, path: Path, info, work: Path, n_kept: int) -> dic
     t0 = time.perf_counter()
     writers = [VideoWriter(work / f"all_{i}.mp4", info.fps, audio=audio, audio_rate=AUDIO_RATE)
                for i in range(n)]
-    pairs = PairDistance(n)
+    pairs = PairStats(n)
     sums = torch.zeros(n, 3, dtype=torch.float64)
     squares = torch.zeros(n, 3, dtype=torch.float64)
     to_input = torch.zeros(n, dtype=torch.float64)
@@ -167,7 +172,7 @@ def _run(separator: Separator, path: Path, info, work: Path, n_kept: int) -> dic
             source = torch.cat(inputs, dim=1)
             mine, rest = source[:, :k], source[:, k:]
             inputs[:] = [rest] if rest.shape[1] else []
-            pairs.update(block)
+            pairs.update(block, mine)
             flat = block.double().flatten(3)
             sums += flat.sum(-1).sum(-1)
             squares += (flat**2).sum(-1).sum(-1)
@@ -186,7 +191,7 @@ def _run(separator: Separator, path: Path, info, work: Path, n_kept: int) -> dic
         bar.close()
     timings["separate"] = round(time.perf_counter() - t0, 2)
 
-    kept = list(pairs.most_dissimilar()) if n_kept == 2 and n > 2 else list(range(n))
+    kept = list(pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
     for new, old in enumerate(kept):
         os.replace(work / f"all_{old}.mp4", work / f"layer_{new}.mp4")
     for i in range(n):
@@ -210,8 +215,11 @@ def _run(separator: Separator, path: Path, info, work: Path, n_kept: int) -> dic
                      "processed_size": [w, h], "layers": n_kept},
         "layers": {f"layer_{new}": {"model_output": old, **stats[old]}
                    for new, old in enumerate(kept)},
-        "selection": {"kept_outputs": kept, "rule": "all" if len(kept) == n
-                      else "two most dissimilar (mean |Oi - Oj| over the video)"},
+        "selection": {"kept_outputs": kept, "rule": "all" if len(kept) == n else select,
+                      "distance": [[round(float(v), 5) for v in row]
+                                   for row in pairs.distance()],
+                      "recomposition_mse": [[round(float(v), 6) for v in row]
+                                            for row in pairs.recomposition_error()]},
         "timings_s": timings,
     }
 

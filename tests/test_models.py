@@ -14,7 +14,7 @@ from centrifuge.models import (
     load_model,
     save_model,
 )
-from centrifuge.models.i3d import DEPTH, MULTIPLES
+from centrifuge.models.i3d import MULTIPLES
 from centrifuge.models.layers import Conv3d, same_padding
 
 TINY = {"width": 0.125}
@@ -44,7 +44,33 @@ def test_endpoints_and_size_multiples(endpoint):
     x = torch.rand(1, 3, 17, 40, 24)  # nothing is a multiple: padded, then cropped
     with torch.no_grad():
         assert model(x).shape == (1, 4, 3, 17, 40, 24)
-    assert DEPTH == {"Mixed_3c": 7, "Mixed_4f": 17, "Mixed_5c": 21}
+        # the multiple is the deepest endpoint's stride: it sees exactly input / multiple
+        m = MULTIPLES[endpoint]
+        y = torch.rand(1, 3, 2 * m[0], 3 * m[1], 2 * m[2])
+        features = model.net.encoder(y)
+    assert features[endpoint].shape[2:] == (2, 3, 2)
+
+
+def test_residual_sum_is_fp32_under_bf16_autocast():
+    """A correction of 1e-3 must survive: in bf16, 0.6 + 1e-3 rounds back to 0.6."""
+    model = create_model("centrifuge_tiny", residual=True).eval()
+    head = model.net.decoder.head
+    torch.nn.init.zeros_(head.weight)
+    with torch.no_grad():
+        head.bias.fill_(1e-3)
+    x = torch.full((1, 3, 8, 32, 32), 0.6)
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        out = model(x)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out - x[:, None], torch.full_like(out, 1e-3), atol=1e-5)
+    pc = create_model("centrifuge_pc_tiny", residual=True).eval()
+    with torch.no_grad():
+        pc.predictor.net.decoder.head.bias.fill_(1e-3)
+        torch.nn.init.zeros_(pc.predictor.net.decoder.head.weight)
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        out = pc(x)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out - x[:, None], torch.full_like(out, 1e-3), atol=1e-5)
 
 
 def test_wrong_input_shape_is_a_clear_error():
@@ -206,8 +232,7 @@ def test_imported_i3d_recognises_real_clips(capsys):
 
     corpus = Corpus.load()
     band = [name for name, _ in classify_video(corpus.path("band-live"), start_s=5.0)]
-    assert any(c.startswith("playing ") or c in ("drumming fingers", "recording music")
-               for c in band), band
+    assert band[0] == "playing drums", band  # 0.96 with the published weights
     talk = [name for name, _ in classify_video(corpus.path("psychopy-intro"))]
     assert {"answering questions", "reading book", "reading newspaper", "talking on cell phone",
             "news anchoring"} & set(talk), talk

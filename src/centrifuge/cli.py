@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from centrifuge import __version__
 from centrifuge.errors import CentrifugeError
@@ -65,6 +66,8 @@ def add_train(sub) -> None:
     p.add_argument("--resume", metavar="RUN_OR_CKPT",
                    help="continue a run (its folder or a .ckpt); its config.yaml is reused")
     p.add_argument("--out", help="runs folder (default: runs/)")
+    p.add_argument("--run-dir", help="this run's folder (default: <out>/<config>-<time>); "
+                   "must not exist yet")
     p.add_argument("--list-configs", action="store_true", help="print the shipped configs")
     p.set_defaults(run=_run_train)
 
@@ -83,8 +86,14 @@ def _run_train(args) -> int:
         config = config_for_resume(args.resume, overrides)
     else:
         config = load_config(args.config, overrides)
+    from centrifuge.errors import ConfigError
+
+    if args.run_dir and not args.resume and Path(args.run_dir).exists():
+        raise ConfigError(f"--run-dir {args.run_dir} already exists; resume it with "
+                          f"--resume {args.run_dir} or choose a new folder")
     try:
-        run_dir = train(config, resume=args.resume)
+        run_dir = train(config, resume=args.resume,
+                        run_dir=None if args.resume else args.run_dir)
     except TrainingInterrupted as e:
         print(f"centrifuge: {e}", file=sys.stderr)
         return 130
@@ -124,7 +133,10 @@ def add_separate(sub) -> None:
     p.add_argument("-n", "--model", default="default",
                    help="pretrained name or .safetensors checkpoint (default: default)")
     p.add_argument("--layers", type=_positive_int,
-                   help="keep only the 2 most dissimilar layers (default: all)")
+                   help="keep only 2 layers, chosen by --select (default: all)")
+    p.add_argument("--select", choices=["recompose", "dissimilar"], default="recompose",
+                   help="with --layers 2: the pair that best re-composes the input among "
+                        "dissimilar pairs (default), or the paper's most dissimilar pair")
     p.add_argument("--segment", type=_positive_int, default=32, help="frames per segment (32)")
     p.add_argument("--overlap", type=_fraction, default=0.25,
                    help="fraction of a segment shared with the next (0.25)")
@@ -154,7 +166,8 @@ def _run_separate(args) -> int:
         raise CentrifugeError(f"--segment must be at least 2 frames, got {args.segment}")
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.segment, overlap=args.overlap, max_size=args.max_size)
-    result = sep.separate_file(args.input, args.out, layers=args.layers, force=args.force)
+    result = sep.separate_file(args.input, args.out, layers=args.layers, force=args.force,
+                               select=args.select)
     t = result.summary["timings_s"]
     print(f"wrote {result.folder}/: {', '.join(p.name for p in result.layers)}, mosaic.mp4, "
           f"contact.png, summary.json ({result.summary['input']['frames']} frames, "

@@ -180,7 +180,9 @@ class Centrifuge(LayerModel):
 
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
         out = self.net(video, video)
-        return out + video[:, None].to(out.dtype) if self.config.residual else out
+        # The sum in fp32: under bf16 autocast `out + video` would round the identity
+        # part to 8 bits of mantissa and drop small corrections.
+        return out.float() + video[:, None].float() if self.config.residual else out
 
 
 class PredictorCorrector(LayerModel):
@@ -211,4 +213,4 @@ class PredictorCorrector(LayerModel):
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
         pred = self.predictor._forward(video)
         stacked = torch.cat([pred.flatten(1, 2), video], dim=1)
-        return pred + self.corrector(stacked, video)
+        return pred.float() + self.corrector(stacked, video).float()  # fp32 sum, as above

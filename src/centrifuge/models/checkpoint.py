@@ -120,9 +120,12 @@ def _build(model_name: str, model_args: dict, path: Path):
     # Pretrained encoder weights are already inside the checkpoint: never fetch them.
     args = {**model_args, "encoder_init": "scratch"}
     try:
-        return create_model(model_name, **args)
+        model = create_model(model_name, **args)
     except CentrifugeError as e:
         raise ModelLoadingError(f"{path}: cannot rebuild its model ({e})") from None
+    # ...but the record keeps how the encoder was initialised when it was trained.
+    model.config.encoder_init = model_args.get("encoder_init", "scratch")
+    return model
 
 
 def _load_state(model, state: dict, path: Path) -> None:

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 
 from centrifuge.config import OptimConfig
-from centrifuge.data.datasets import stack_targets
+from centrifuge.data.pairs import stack_targets
 from centrifuge.errors import ConfigError
 from centrifuge.losses import LossWeights, centrifuge_loss, pit_loss
 from centrifuge.models.registry import create_model
@@ -37,6 +37,22 @@ def lr_factor(step: int, cfg: OptimConfig) -> float:
     raise ConfigError(f"optim.schedule must be step, cosine or constant, got {cfg.schedule!r}")
 
 
+def initialise_from(model, source: str) -> None:
+    """Copy the weights of a checkpoint or pretrained model into ``model`` (strict)."""
+    from centrifuge.errors import ModelLoadingError
+    from centrifuge.inference import resolve_model
+
+    other, name = resolve_model(source, torch.device("cpu"))
+    if other.model_name != model.model_name:
+        raise ModelLoadingError(f"model.init {source}: a {other.model_name}, not a "
+                                f"{model.model_name}; initialise from the same architecture")
+    try:
+        model.load_state_dict(other.state_dict(), strict=True)
+    except RuntimeError as e:
+        raise ModelLoadingError(f"model.init {source}: weights do not fit "
+                                f"({str(e).splitlines()[0][:160]})") from None
+
+
 class CentrifugeModule(L.LightningModule):
     """Trains a registered layer model on :class:`BlendedPairs` batches.
 
@@ -51,10 +67,13 @@ class CentrifugeModule(L.LightningModule):
         loss: dict | None = None,
         channels_last: bool = True,
         train_config: dict | None = None,
+        init: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.model = create_model(model_name, **model_args)
+        if init:
+            initialise_from(self.model, init)
         self.optim_cfg = OptimConfig(**optim)
         if self.optim_cfg.schedule == "step" and (
                 len(self.optim_cfg.milestones) != len(self.optim_cfg.lr_values)):

@@ -142,7 +142,7 @@ def train(
     module = CentrifugeModule(
         config.model.name, dict(config.model.args), optim=vars(config.optim).copy(),
         loss=vars(config.loss).copy(), channels_last=t.channels_last,
-        train_config=config.to_dict(),
+        train_config=config.to_dict(), init=config.model.init if resume is None else None,
     )
     datamodule = BlendedDataModule(config.data, total_batches=t.max_steps * t.accumulate,
                                    accumulate=t.accumulate)

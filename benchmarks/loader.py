@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from centrifuge.config import load_config
-from centrifuge.data.pairs import BlendConfig, BlendedPairs
+from centrifuge.data.pairs import BlendedPairs
 from centrifuge.data.pairs import stack_targets as targets_of
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
@@ -32,9 +32,9 @@ def loader_rate(cfg, source: str, blend: str, workers: int, batches: int) -> flo
     d = cfg.data
     d.source = source
     sampler = BlendedDataModule(d, total_batches=1).train_source()
+    d.blend = blend
     data = BlendedPairs(sampler, (batches + 20) * d.batch_size, seed=0,
-                        blend=BlendConfig(blend=blend, superpixels=d.superpixels,
-                                          alpha=d.alpha, reflection=d.reflection))
+                        blend=d.blend_config())
     loader = DataLoader(data, batch_size=d.batch_size, num_workers=workers,
                         persistent_workers=workers > 0)
     it = iter(loader)

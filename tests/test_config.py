@@ -47,3 +47,25 @@ def test_bad_configs_are_clear(tmp_path):
     bad.write_text("data: [1, 2\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(str(bad))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.source=youtube", "data.source must be one of"),
+    ("data.synthetic_ratio=1.5", "synthetic_ratio"),
+    ("data.augment.speed=[0,2]", "augment.speed"),
+    ("data.augment.zoom=[1.2,0.5]", "augment.zoom"),
+    ("data.synthetic.sprites=[2,9]", "synthetic.sprites"),
+    ("data.reflection=2", "reflection is a share"),
+    ("data.blend=glass", "blend must be one of"),
+    ("data.augment.wobble=1", "unknown config key 'data.augment.wobble'"),
+])
+def test_new_data_fields_are_checked_at_load(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("cpu2", [override])
+
+
+def test_cpu2_recipe_loads_with_its_sections():
+    cfg = load_config("cpu2", ["data.augment.speed=[1,3]"])
+    assert cfg.data.source == "mixed" and cfg.model.init == "centrifuge-cpu-v1"
+    assert cfg.data.augment.speed == [1, 3] and cfg.data.augment.zoom == [0.6, 1.15]
+    assert cfg.data.blend_config().reflection == cfg.data.reflection

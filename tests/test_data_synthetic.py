@@ -134,3 +134,32 @@ def test_corpus_textures_come_from_train_clips_only():
         closest = np.abs(val - f.astype(np.float32)).mean(axis=(1, 2, 3)).min()
         assert closest > 8, "a texture matches a val frame"
     assert SIDE >= 112  # textures are sharp enough for 112² training clips
+
+
+@pytest.mark.corpus
+def test_bundle_trains_without_the_corpus_cache(tmp_path, monkeypatch):
+    from centrifuge.cli import main
+    from centrifuge.data.corpus import Corpus
+
+    target = tmp_path / "bundle"
+    assert main(["corpus", "bundle", str(target)]) == 0
+    assert main(["corpus", "bundle", str(target)]) == 2  # never over an existing folder
+    original = Corpus.load()
+    bundled = Corpus.load(target)
+    assert [c["id"] for c in bundled.clips] == [c["id"] for c in original.clips]
+    assert all(bundled.path(c).is_file() for c in bundled.clips)
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    assert size < 64 * 2**20  # travels to a GPU machine beside the code
+    bank = TextureBank.load(target / "textures.safetensors")
+    video = render([draw_scene(np.random.default_rng(0), bank, 4)], bank, 32)
+    assert video.shape == (1, 3, 4, 32, 32)
+    # a mixed data module draws from the bundle alone
+    from centrifuge.config import load_config
+    from centrifuge.train.datamodule import BlendedDataModule
+
+    monkeypatch.setenv("CENTRIFUGE_HOME", str(target))
+    cfg = load_config("cpu2", [f"data.textures={target / 'textures.safetensors'}",
+                               "data.frames=4", "data.size=32"])
+    source = BlendedDataModule(cfg.data, total_batches=1).train_source()
+    clip = source.sample(np.random.default_rng(1))
+    assert clip.frames.shape == (4, 32, 32, 3)

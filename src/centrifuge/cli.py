@@ -27,12 +27,17 @@ def command(fn: Callable[[argparse._SubParsersAction], None]):
 @command
 def add_corpus(sub) -> None:
     p = sub.add_parser("corpus", help="build or list the real-clip sample corpus")
-    csub = p.add_subparsers(dest="corpus_command", required=True, metavar="{build,list}")
+    csub = p.add_subparsers(dest="corpus_command", required=True,
+                            metavar="{build,list,bundle}")
     for name, help_ in (("build", "download, verify and index the pinned clips (idempotent)"),
-                        ("list", "print the corpus table")):
+                        ("list", "print the corpus table"),
+                        ("bundle", "copy the clips and a texture bank into a small folder "
+                                   "that trains offline elsewhere (e.g. a GPU machine)")):
         q = csub.add_parser(name, help=help_)
         q.add_argument("--root", help="corpus folder (default $CENTRIFUGE_HOME or "
                                       "~/.cache/centrifuge)")
+        if name == "bundle":
+            q.add_argument("target", help="the folder to create (must not exist)")
     p.set_defaults(run=_run_corpus)
 
 
@@ -48,6 +53,15 @@ def _run_corpus(args) -> int:
             print(f"corpus incomplete: {failed} failed; run `centrifuge corpus build` again "
                   "to retry (the rest is usable)", file=sys.stderr)
             return 1
+        return 0
+    if args.corpus_command == "bundle":
+        from centrifuge.data.bundle import make_bundle
+
+        target = make_bundle(args.target, args.root)
+        size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+        print(f"wrote {target} ({size / 2**20:.1f} MiB); train with it anywhere:\n"
+              f"  CENTRIFUGE_HOME={target} centrifuge train -c cpu2 "
+              f"data.textures={target}/textures.safetensors")
         return 0
     print(format_table(Corpus.load(args.root)))
     return 0
@@ -194,6 +208,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("--split", choices=["val", "train"], default="val",
                    help="corpus split to blend (train: new crops of the training videos)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--rules", action="store_true",
+                   help="also print every --layers 2 selection rule (the JSON has them all)")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -208,7 +224,7 @@ def _run_evaluate(args) -> int:
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
                                size=args.size, root=args.root, split=args.split)
                for b in args.blend]
-    print(format_results(results, sep.model_name, args.split))
+    print(format_results(results, sep.model_name, args.split, rules=args.rules))
     if args.json:
         payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
                    "size": args.size,

@@ -80,6 +80,13 @@ class DataConfig:
     val_batch_size: int | None = None
     seed: int = 0
 
+    def blend_config(self):
+        """The :class:`~centrifuge.data.pairs.BlendConfig` these fields describe."""
+        from centrifuge.data.pairs import BlendConfig
+
+        return BlendConfig(blend=self.blend, alpha=self.alpha, reflection=self.reflection,
+                           superpixels=self.superpixels, frozen=self.frozen)
+
 
 @dataclass
 class OptimConfig:
@@ -234,13 +241,10 @@ def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> T
 def validate(config: TrainConfig) -> TrainConfig:
     """Check the sections whose fields depend on each other (their own constructors
     hold the rules), so a bad value fails before anything is built or written."""
-    from centrifuge.data.pairs import BlendConfig
-
     d = config.data
     d.augment = AugmentConfig(**dataclasses.asdict(d.augment))
     d.synthetic = SyntheticConfig(**dataclasses.asdict(d.synthetic))
-    BlendConfig(blend=d.blend, alpha=d.alpha, reflection=d.reflection,
-                superpixels=d.superpixels, frozen=d.frozen)
+    d.blend_config()
     if d.source not in DATA_SOURCES:
         raise ConfigError(f"data.source must be one of {', '.join(DATA_SOURCES)}, "
                           f"got {d.source!r}")

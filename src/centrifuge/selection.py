@@ -13,8 +13,8 @@ make up the video. Rules, all computed in one streaming pass over any video leng
   α free, a near-copy of the input (residual models start from one) paired with any
   layer would re-compose the input perfectly at α = 1.
 
-Why these: ``python benchmarks/selection.py`` compares both and the oracle (the best
-pair chosen with the ground truth) on the val split; the README has the table.
+Why these: ``centrifuge evaluate --rules`` compares both and the oracle (the best pair
+chosen with the ground truth) on the val split; the README has the table.
 
 Shape: layers ``(n, 3, t, H, W)`` and the input ``(3, t, H, W)`` in [0, 1], per block.
 """

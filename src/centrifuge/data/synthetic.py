@@ -179,9 +179,10 @@ def _grid(mats: torch.Tensor, size: int) -> torch.Tensor:
     x, y = lin.view(1, 1, 1, size), lin.view(1, 1, size, 1)
     m = mats.view(b, f, 9, 1, 1)
     w = (m[:, :, 6] * x + m[:, :, 7] * y + m[:, :, 8]).clamp_min(1e-3)
-    gx = (m[:, :, 0] * x + m[:, :, 1] * y + m[:, :, 2]) / w
-    gy = (m[:, :, 3] * x + m[:, :, 4] * y + m[:, :, 5]) / w
-    return torch.stack([gx, gy], -1).view(b, f * size, size, 2)
+    grid = torch.empty(b, f, size, size, 2, device=mats.device)
+    torch.div(m[:, :, 0] * x + m[:, :, 1] * y + m[:, :, 2], w, out=grid[..., 0])
+    torch.div(m[:, :, 3] * x + m[:, :, 4] * y + m[:, :, 5], w, out=grid[..., 1])
+    return grid.view(b, f * size, size, 2)
 
 
 def _sample(images: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
@@ -229,7 +230,7 @@ def render(scenes: list[dict], bank: TextureBank, size: int,
         return torch.as_tensor(np.stack([s[key] for s in scenes]), dtype=dtype, device=dev)
 
     def image(idx: torch.Tensor) -> torch.Tensor:
-        return bank.images[idx].float() / 255
+        return bank.float_images()[idx]
 
     bg = stack("bg").view(b, f, 3, 3)
     out = _sample(image(stack("bg_image", torch.long)), _grid(bg, size), "reflection")

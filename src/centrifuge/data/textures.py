@@ -143,6 +143,14 @@ class TextureBank:
 
     def __post_init__(self):
         self._soft: dict[tuple[int, int], torch.Tensor] = {}
+        self._float: torch.Tensor | None = None
+
+    def float_images(self) -> torch.Tensor:
+        """The images as float in [0, 1] (converted once: every layer of every scene
+        samples them)."""
+        if self._float is None:
+            self._float = self.images.float() / 255
+        return self._float
 
     def segment_masks(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Soft masks ``(B, 1, side, side)`` of SLIC segment ``labels`` of ``images``
@@ -167,7 +175,7 @@ class TextureBank:
         for i, img in enumerate(images):
             lab = slic(img, n_segments=n_segments, compactness=10.0, start_label=0,
                        channel_axis=-1)
-            labels.append(lab.astype(np.int16))
+            labels.append(lab.astype(np.int16))  # SLIC may exceed n_segments a little
             rows += _segments(lab, i)
         return cls(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
                    torch.from_numpy(np.stack(labels)),

@@ -149,14 +149,19 @@ def _collate(items: list[dict]) -> dict:
     return out
 
 
-def format_results(results: list[BlendEval], model_name: str, split: str = "val") -> str:
+def format_results(results: list[BlendEval], model_name: str, split: str = "val",
+                   *, rules: bool = False) -> str:
+    """The markdown table: oracle and product pick per blend (``rules``: every rule)."""
     lines = [
         "| model | split | blend | samples | pick | loss | Identity | ratio | worst blend "
         "(ratio) | worse than Identity | PSNR V¹ / V² (dB) | mix PSNR V¹ / V² (dB) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        for pick, p in (("oracle", r.oracle), ("product", r.product)):
+        picks = [("oracle", r.oracle)]
+        picks += [(f"rule {k}", v) for k, v in r.rules.items()] if rules else [
+            ("product", r.product)]
+        for pick, p in picks:
             lines.append(
                 f"| {model_name} | {split} | {r.blend} | {r.samples} | {pick} | {p.loss:.4f} | "
                 f"{r.identity:.4f} | {p.ratio:.3f} | {p.worst_pair} ({p.worst_ratio:.2f}) | "

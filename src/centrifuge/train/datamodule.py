@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from centrifuge.config import DataConfig
 from centrifuge.data.clips import ClipSampler
-from centrifuge.data.pairs import BlendConfig, BlendedPairs, MixedSource
+from centrifuge.data.pairs import BlendedPairs, MixedSource
 from centrifuge.data.videos import make_entries
 
 
@@ -55,11 +55,6 @@ class BlendedDataModule(L.LightningDataModule):
         self.train_set: BlendedPairs | None = None
         self.val_set: BlendedPairs | None = None
 
-    def _blend(self) -> BlendConfig:
-        c = self.cfg
-        return BlendConfig(blend=c.blend, alpha=c.alpha, reflection=c.reflection,
-                           superpixels=c.superpixels, frozen=c.frozen)
-
     def _sampler(self, source: str, root: str | None, split: str, train: bool) -> ClipSampler:
         c = self.cfg
         return ClipSampler(make_entries(source, root, split), frames=c.frames, stride=c.stride,
@@ -80,7 +75,7 @@ class BlendedDataModule(L.LightningDataModule):
             world = self.trainer.world_size if self.trainer else 1
             length = self.total_batches * c.batch_size * world
             self.train_set = BlendedPairs(self.train_source(), length, seed=c.seed,
-                                          blend=self._blend(), audio=c.audio)
+                                          blend=self.cfg.blend_config(), audio=c.audio)
             # Validation is real video: the corpus val split unless told otherwise.
             real = c.source if c.source not in ("synthetic", "mixed") else c.real_source
             val_source = c.val_source or real
@@ -88,7 +83,7 @@ class BlendedDataModule(L.LightningDataModule):
             # The validation stream uses its own seed: never the training items.
             self.val_set = BlendedPairs(
                 self._sampler(val_source, val_root, "val", False), c.val_samples,
-                seed=c.seed + 1_000_003, blend=self._blend(), audio=c.audio)
+                seed=c.seed + 1_000_003, blend=self.cfg.blend_config(), audio=c.audio)
 
     def _position(self) -> tuple[int, int, int]:
         t = self.trainer

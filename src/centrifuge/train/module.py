@@ -71,9 +71,15 @@ class CentrifugeModule(L.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = create_model(model_name, **model_args)
         if init:
+            # Every weight comes from `init`: do not read the Kinetics-400 file first
+            # (a training bundle on another machine does not carry it), but keep the
+            # record of how the encoder was first initialised.
+            self.model = create_model(model_name, **{**model_args, "encoder_init": "scratch"})
+            self.model.config.encoder_init = model_args.get("encoder_init", "scratch")
             initialise_from(self.model, init)
+        else:
+            self.model = create_model(model_name, **model_args)
         self.optim_cfg = OptimConfig(**optim)
         if self.optim_cfg.schedule == "step" and (
                 len(self.optim_cfg.milestones) != len(self.optim_cfg.lr_values)):

@@ -1,0 +1,45 @@
+"""A training bundle: the corpus clips and a texture bank in one small folder.
+
+A machine without the package registries (a lent GPU) cannot run ``centrifuge corpus
+build``. ``centrifuge corpus bundle DIR`` copies what training needs — the manifest, the
+clips (≈ 15 MB) and the synthetic generator's texture bank (≈ 30 MB) — into ``DIR``;
+there, ``CENTRIFUGE_HOME=DIR`` makes it the corpus and ``data.textures=DIR/textures.safetensors``
+feeds the generator, so a recipe trains unchanged. The I3D weights are not copied: a run
+that starts from a trained model (``model.init``) does not need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from centrifuge.data.corpus import MANIFEST, Corpus
+from centrifuge.data.textures import TextureBank
+from centrifuge.errors import CentrifugeError
+
+TEXTURES = "textures.safetensors"
+
+
+def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """Write the bundle to ``target`` (a new folder; built aside, renamed when complete)."""
+    target = Path(target)
+    if target.exists():
+        raise CentrifugeError(f"{target} already exists; choose a new folder for the bundle")
+    corpus = Corpus.load(root)
+    work = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        (work / "clips").mkdir(parents=True)
+        for clip in corpus.clips:
+            shutil.copy2(corpus.path(clip), work / clip["file"])
+        manifest = json.loads((corpus.root / MANIFEST).read_text())
+        manifest["weights"] = []
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        TextureBank.build(corpus.root).save(work / TEXTURES)
+        os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return target

@@ -3,9 +3,10 @@
     python benchmarks/data_ablation.py                  # 4 arms × 450 steps, then a table
     python benchmarks/data_ablation.py --steps 100      # a quicker, noisier look
 
-Every arm starts from the same weights (``configs/cpu2.yaml``: centrifuge-cpu-v1) and
-trains the same number of steps with the same optimiser, clip size and batch; only the
-data differ:
+Every arm starts from the same weights (centrifuge-cpu-v1, n = 4 outputs) and trains
+the same number of steps with the same optimiser (``configs/cpu2.yaml``'s), batch 8 of
+16×64² clips, transparent and occlusion blends mixed, α ∈ [0.25, 0.75]; only the data
+differ:
 
 * ``corpus`` — corpus train clips only (what v1 was trained on);
 * ``synthetic`` — procedural layered video only;
@@ -26,6 +27,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+# What every arm shares beyond cpu2.yaml's optimiser (the v2 recipe itself differs).
+COMMON = ["model.args.n_outputs=4", "data.frames=16", "data.size=64", "data.batch_size=8",
+          "data.val_samples=48", "data.blend=mixed", "data.alpha=[0.25,0.75]"]
+
 ARMS = {
     "corpus": ["data.source=corpus", "data.reflection=0"],
     "synthetic": ["data.source=synthetic", "data.reflection=0"],
@@ -41,7 +46,7 @@ def run_arm(name: str, overrides: list[str], steps: int, out: Path) -> Path:
             run / "done.json").is_file() else "{}").get("steps") == steps:
         return run
     cmd = [sys.executable, "-m", "centrifuge", "train", "-c", "cpu2", "--run-dir", str(run),
-           *overrides, f"trainer.max_steps={steps}", f"optim.milestones=[{steps}]",
+           *COMMON, *overrides, f"trainer.max_steps={steps}", f"optim.milestones=[{steps}]",
            f"trainer.val_every={max(50, steps // 3)}"]
     if (run / "checkpoints" / "last.ckpt").is_file():
         cmd = [sys.executable, "-m", "centrifuge", "train", "--resume", str(run)]

@@ -124,3 +124,40 @@ def test_train_cli_bad_config_is_one_line(tmp_path, capsys):
     assert main(["train", "-c", "tiny", "data.frames=many"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "data.frames" in err
+
+
+def test_init_from_a_four_layer_model_into_two(videos, tmp_path):
+    """model.init: every weight from the source; a smaller head takes its first layers."""
+    from centrifuge.models import create_model, save_model
+
+    torch.manual_seed(0)
+    four = create_model("centrifuge_tiny", n_outputs=4, residual=True)
+    with torch.no_grad():
+        for p in four.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # not the zero-initialised head
+    source = save_model(tmp_path / "four.safetensors", four.eval())
+    config = load_config("tiny", overrides(videos, tmp_path / "runs", steps=1,
+                                           **{"model.init": str(source),
+                                              "model.args.n_outputs": 2}))
+    from centrifuge.train.module import CentrifugeModule
+
+    module = CentrifugeModule(config.model.name, dict(config.model.args),
+                              optim=vars(config.optim).copy(), init=config.model.init)
+    two = module.model.eval()
+    x = torch.rand(1, 3, 8, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(two(x), four.eval()(x)[:, :2], atol=1e-5)
+    # a different architecture is refused with the reason
+    from centrifuge.errors import ModelLoadingError
+
+    with pytest.raises(ModelLoadingError, match="same architecture"):
+        CentrifugeModule("centrifuge_pc_tiny", {}, optim=vars(config.optim).copy(),
+                         init=str(source))
+
+
+def test_run_dir_that_exists_is_refused(videos, tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    args = ["train", "-c", "tiny", "--run-dir", str(tmp_path / "taken"),
+            *overrides(videos, tmp_path)]
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err

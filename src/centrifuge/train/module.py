@@ -38,7 +38,12 @@ def lr_factor(step: int, cfg: OptimConfig) -> float:
 
 
 def initialise_from(model, source: str) -> None:
-    """Copy the weights of a checkpoint or pretrained model into ``model`` (strict)."""
+    """Copy the weights of a checkpoint or pretrained model into ``model`` (strict).
+
+    The one difference allowed is fewer output layers: the output head's first ``3·n``
+    channels are taken (e.g. a 2-layer model from a 4-layer one); every other weight must
+    match in name and shape.
+    """
     from centrifuge.errors import ModelLoadingError
     from centrifuge.inference import resolve_model
 
@@ -46,8 +51,16 @@ def initialise_from(model, source: str) -> None:
     if other.model_name != model.model_name:
         raise ModelLoadingError(f"model.init {source}: a {other.model_name}, not a "
                                 f"{model.model_name}; initialise from the same architecture")
+    own, theirs = model.state_dict(), other.state_dict()
+    state = {}
+    for key, value in theirs.items():
+        mine = own.get(key)
+        if (mine is not None and ".head." in f".{key}" and mine.shape != value.shape
+                and mine.shape[1:] == value.shape[1:] and mine.shape[0] < value.shape[0]):
+            value = value[: mine.shape[0]]
+        state[key] = value
     try:
-        model.load_state_dict(other.state_dict(), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise ModelLoadingError(f"model.init {source}: weights do not fit "
                                 f"({str(e).splitlines()[0][:160]})") from None

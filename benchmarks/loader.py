@@ -74,6 +74,9 @@ def main(argv=None) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--sources", nargs="+", default=["corpus", "synthetic", "mixed"],
+                   choices=["corpus", "synthetic", "mixed"])
+    p.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     args = p.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
     d = cfg.data
@@ -83,9 +86,9 @@ def main(argv=None) -> None:
     print(f"training step ({cfg.model.name}, bf16+CL): {step:.1f} items/s\n")
     print("| source | blend | workers | items/s | × training |")
     print("|---|---|---|---|---|")
-    for source in ("corpus", "synthetic", "mixed"):
+    for source in args.sources:
         for blend in ("transparent", "occlusion"):
-            for workers in (1, 2):
+            for workers in args.workers:
                 rate = loader_rate(cfg, source, blend, workers, args.batches)
                 print(f"| {source} | {blend} | {workers} | {rate:.1f} | {rate / step:.1f} |",
                       flush=True)

@@ -39,13 +39,22 @@ def _register(model: PretrainedModel, *aliases: str) -> None:
 
 _register(
     PretrainedModel(
+        name="centrifuge-cpu-v2",
+        file="centrifuge-cpu-v2.safetensors",
+        sha256="16a73e01e9cfc5c9f2ff66eee4263831192c98e6601f45c556eed80242b090aa",
+        summary="centrifuge_cpu with n=2, configs/cpu2.yaml: v1 fine-tuned on synthetic "
+                "layered video (transparent, reflection, occlusion); see weights/MODEL_CARD.md",
+    ),
+    "default",
+)
+_register(
+    PretrainedModel(
         name="centrifuge-cpu-v1",
         file="centrifuge-cpu-v1.safetensors",
         sha256="9b8f95c78ef362be29296cc073ae606d4dbe55ea6f13f4a2b050c151fdc2465a",
         summary="centrifuge_cpu (Kinetics-400 I3D to Mixed_4f, n=4), configs/cpu.yaml on "
-                "the corpus train split; see weights/MODEL_CARD.md",
+                "the corpus train split (the default before v2)",
     ),
-    "default",
 )
 
 

@@ -66,6 +66,7 @@ def test_new_data_fields_are_checked_at_load(override, message):
 
 def test_cpu2_recipe_loads_with_its_sections():
     cfg = load_config("cpu2", ["data.augment.speed=[1,3]"])
-    assert cfg.data.source == "mixed" and cfg.model.init == "centrifuge-cpu-v1"
+    assert cfg.data.source == "synthetic" and cfg.model.init == "centrifuge-cpu-v1"
+    assert cfg.model.args["n_outputs"] == 2 and (cfg.data.frames, cfg.data.size) == (32, 112)
     assert cfg.data.augment.speed == [1, 3] and cfg.data.augment.zoom == [0.6, 1.15]
     assert cfg.data.blend_config().reflection == cfg.data.reflection

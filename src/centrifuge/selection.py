@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from centrifuge.errors import ConfigError
+from centrifuge.losses import layer_distances
 
 RULES = ("recompose", "dissimilar")
 DEFAULT_RULE = "recompose"
@@ -47,6 +48,7 @@ class PairStats:
 
     def update(self, layers: torch.Tensor, video: torch.Tensor) -> None:
         x = layers.float().flatten(1)  # (n, P)
+        self.abs += layer_distances(x[None])[0].double().cpu() * x.shape[1]
         resid = video.float().flatten()[None] - x  # V − Oj, (n, P)
         bb = (resid * resid).sum(-1).double()
         for i in range(self.n):  # pair by pair: memory of two layers, not n² of them
@@ -54,7 +56,6 @@ class PairStats:
                 if i == j:
                     continue
                 a = x[i] - x[j]
-                self.abs[i, j] += float(a.abs().sum())
                 self.aa[i, j] += float((a * a).sum())
                 self.ab[i, j] += float((a * resid[j]).sum())
                 self.bb[i, j] += float(bb[j])
@@ -88,9 +89,14 @@ class PairStats:
         return (min(i, j), max(i, j))
 
 
+def pair_stats(layers: torch.Tensor, video: torch.Tensor) -> PairStats:
+    """:class:`PairStats` of layers ``(n, 3, T, H, W)`` of ``video`` ``(3, T, H, W)``."""
+    stats = PairStats(layers.shape[0])
+    stats.update(layers, video)
+    return stats
+
+
 def select_pair(layers: torch.Tensor, video: torch.Tensor, rule: str = DEFAULT_RULE
                 ) -> tuple[int, int]:
     """The pair a rule keeps for layers ``(n, 3, T, H, W)`` of ``video`` ``(3, T, H, W)``."""
-    stats = PairStats(layers.shape[0])
-    stats.update(layers, video)
-    return stats.pick(rule)
+    return pair_stats(layers, video).pick(rule)

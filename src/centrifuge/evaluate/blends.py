@@ -29,7 +29,7 @@ from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.videos import make_entries
 from centrifuge.inference import Separator
 from centrifuge.losses import align, pit_loss
-from centrifuge.selection import DEFAULT_RULE, RULES, select_pair
+from centrifuge.selection import DEFAULT_RULE, RULES, pair_stats
 
 EVAL_SEED = 20190615
 
@@ -125,9 +125,9 @@ def evaluate_blends(
         oracle_psnr.append(s.psnr)
         mix_psnr.append(s.identity_psnr)
         pairs += [f"{m['source1']} + {m['source2']}" for m in batch["meta"]]
+        stats = [pair_stats(o, v) for o, v in zip(outputs, mix, strict=True)]
         for rule in RULES:
-            kept = torch.tensor([select_pair(o, v, rule) for o, v in zip(outputs, mix,
-                                                                          strict=True)])
+            kept = torch.tensor([st.pick(rule) for st in stats])
             chosen = outputs[torch.arange(len(outputs))[:, None], kept]
             r = score_blend(chosen, mix, targets)
             rules[rule].append(r.loss)

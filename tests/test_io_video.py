@@ -54,12 +54,14 @@ def test_round_trip_within_codec_tolerance(tmp_path):
     assert err < 3.5
 
 
-def test_odd_size_is_padded_not_cropped(tmp_path):
+def test_odd_size_is_kept_exactly(tmp_path):
     frames = moving_pattern(6, 37, 51)
     write_video(tmp_path / "odd.mp4", frames, fps=10)
     back = read_video(tmp_path / "odd.mp4").frames
-    assert back.shape == (6, 38, 52, 3)
-    assert np.abs(back[:, :37, :51].astype(int) - frames.astype(int)).mean() < 3.0
+    assert back.shape == (6, 37, 51, 3)
+    assert np.abs(back.astype(int) - frames.astype(int)).mean() < 3.0
+    even = write_video(tmp_path / "even.mp4", frames[:, :36, :50], fps=10)
+    assert probe(even).pix_fmt == "yuv420p" and probe(tmp_path / "odd.mp4").pix_fmt == "yuv444p"
 
 
 def test_probe_reports_facts(make_video):

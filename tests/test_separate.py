@@ -38,10 +38,10 @@ def test_cli_separates_a_clip(clip, tiny_ckpt, tmp_path):
     folder = out / "tiny" / "in put"
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["contact.png", "layer_0.mp4", "layer_1.mp4", "layer_2.mp4", "layer_3.mp4",
-                     "mosaic.mp4", "summary.json"]
+                     "mosaic.mp4", "report.html", "summary.json"]
     for i in range(4):
         info = probe(folder / f"layer_{i}.mp4")
-        assert (info.num_frames, info.width, info.height) == (21, 50, 38)  # even height
+        assert (info.num_frames, info.width, info.height) == (21, 50, 37)  # the input's size
         assert info.has_audio
     mosaic = probe(folder / "mosaic.mp4")
     assert mosaic.num_frames == 21 and mosaic.width == 5 * 50 and mosaic.has_audio
@@ -50,7 +50,8 @@ def test_cli_separates_a_clip(clip, tiny_ckpt, tmp_path):
     assert len(summary["layers"]) == 4 and summary["timings_s"]["frames_per_s"] > 0
     from PIL import Image
 
-    assert Image.open(folder / "contact.png").size == (4 * 50, 5 * 38)
+    sheet = Image.open(folder / "contact.png")  # labels left and on top of 4 × 5 pictures
+    assert sheet.size[0] > 4 * 50 and sheet.size[1] > 5 * 37
     assert not list(out.glob("tiny/.*")), "temporary folder left behind"
 
 
@@ -90,7 +91,7 @@ def test_layers_2_keeps_the_pair_the_rule_picks(clip, tiny_ckpt, tmp_path, rule)
         a = read_video(folder / f"layer_{new}.mp4").frames.astype(np.float32)
         diffs = [float(np.abs(a - b).mean()) for b in every]
         assert diffs[old] < 1.0 and diffs[old] == min(diffs), diffs
-    assert probe(folder / "mosaic.mp4").width == 3 * 50
+    assert probe(folder / "mosaic.mp4").width == 5 * 50  # the input and every output
 
 
 def test_refuses_to_overwrite_without_force(clip, tiny_ckpt, tmp_path, capsys):
@@ -132,6 +133,13 @@ def test_max_size_downscales(tmp_path, tiny_ckpt):
         (["garbage.mp4"], "not a readable media file"),
         (["ok.mp4", "-n", "no-such-model"], "unknown model"),
         (["ok.mp4", "--segment", "0"], "positive"),
+        (["ok.mp4", "--segment", "1"], "at least 2"),
+        (["ok.mp4", "--device", "tpu"], "use cpu or cuda"),
+        (["ok.mp4", "--device", ""], "use cpu or cuda"),
+        (["ok.mp4", "--device", "mps"], "use cpu or cuda"),
+        (["ok.mp4", "--max-size", "3"], "at least 16"),
+        (["ok.mp4", "--max-size", "-1"], "0 (never downscale)"),
+        (["ok.mp4", "--format", "gif"], "invalid choice"),
         (["ok.mp4", "--overlap", "0.9"], "between 0 and 0.5"),
         (["ok.mp4", "--layers", "3"], "keep 2"),
         (["ok.mp4", "--device", "cuda"], "no CUDA GPU"),
@@ -166,16 +174,16 @@ def test_unreadable_output_files_do_not_survive_a_failure(tmp_path, tiny_ckpt, m
     def broken(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sep_module, "_mosaic_and_contact", broken)
+    monkeypatch.setattr(sep_module, "write_report", broken)
     with pytest.raises(RuntimeError):
         main(["separate", str(clip), "-o", str(tmp_path / "o"), "-n", str(tiny_ckpt)])
-    assert list((tmp_path / "o").rglob("*")) == [tmp_path / "o" / "tiny"]
+    assert not (tmp_path / "o").exists(), "a failed run leaves no folder it created"
 
 
 def test_layer_video_frames_decode(clip, tiny_ckpt, tmp_path):
     out = tmp_path / "sep"
     assert run(clip, "-o", out, "-n", tiny_ckpt, "--segment", "8") == 0
     frames = read_video(out / "tiny" / "in put" / "layer_1.mp4").frames
-    assert frames.shape == (21, 38, 50, 3)
+    assert frames.shape == (21, 37, 50, 3)
     with av.open(str(out / "tiny" / "in put" / "mosaic.mp4")) as c:
         assert c.streams.audio[0].codec_context.name == "aac"

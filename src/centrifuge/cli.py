@@ -8,6 +8,8 @@ finished but incompletely (e.g. a corpus package failed to download), 130 on Ctr
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -135,14 +137,54 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _size_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0 or 0 < value < 16:
+        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or at least 16, "
+                                         f"got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    from centrifuge.inference import resolve_device
+
+    try:
+        return str(resolve_device(text))
+    except CentrifugeError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--device {text}: ")) from None
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds ≥ 0, got {text}")
+    return value
+
+
 @command
 def add_separate(sub) -> None:
     p = sub.add_parser(
-        "separate", help="separate a video into its layers",
-        description="Separate a video into layers: writes <out>/<model>/<stem>/layer_*.mp4, "
-                    "mosaic.mp4, contact.png and summary.json.",
+        "separate", help="separate videos into their layers",
+        description="Separate videos into layers: writes <out>/<model>/<stem>/layer_*.mp4, "
+                    "mosaic.mp4, contact.png, summary.json and report.html. Several files "
+                    "or folders (their videos) share one model load.",
     )
-    p.add_argument("input", nargs="?", help="the video to separate")
+    p.add_argument("inputs", nargs="*", metavar="VIDEO_OR_FOLDER", help="videos to separate")
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
     p.add_argument("-n", "--model", default="default",
                    help="pretrained name or .safetensors checkpoint (default: default)")
@@ -151,15 +193,24 @@ def add_separate(sub) -> None:
     p.add_argument("--select", choices=["recompose", "dissimilar"], default="recompose",
                    help="with --layers 2: the pair that best re-composes the input among "
                         "dissimilar pairs (default), or the paper's most dissimilar pair")
-    p.add_argument("--segment", type=_positive_int, default=32, help="frames per segment (32)")
+    p.add_argument("--segment", type=_at_least(2), default=32, help="frames per segment (32)")
     p.add_argument("--overlap", type=_fraction, default=0.25,
                    help="fraction of a segment shared with the next (0.25)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--shifts", type=int, choices=[1, 2, 3, 4], default=1,
+                   help="test-time augmentation: average over N flipped / time-reversed "
+                        "views (N times slower; default 1: off)")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16",
                    help="bf16 autocast (default), fp32, or fp16 (GPU)")
-    p.add_argument("--max-size", type=int, default=512, metavar="PIXELS",
+    p.add_argument("--max-size", type=_size_limit, default=512, metavar="PIXELS",
                    help="downscale inputs whose longer side exceeds this (default 512; 0: never)")
-    p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--format", choices=["mp4", "png", "npz"], default="mp4",
+                   help="layers as mp4 with sound (default), png frames, or npz arrays")
+    p.add_argument("--no-mosaic", action="store_true",
+                   help="skip mosaic.mp4 and contact.png (faster)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--force", action="store_true", help="replace earlier outputs (only files "
+                   "separate wrote)")
     p.add_argument("--list-models", action="store_true", help="print the pretrained models")
     p.set_defaults(run=_run_separate)
 
@@ -167,25 +218,39 @@ def add_separate(sub) -> None:
 def _run_separate(args) -> int:
     from centrifuge.inference import Separator
     from centrifuge.pretrained import describe_pretrained
+    from centrifuge.separate import expand_inputs, separate_file
 
     if args.list_models:
         for name, summary in describe_pretrained():
             print(f"{name:24s} {summary}")
         return 0
-    if not args.input:
-        raise CentrifugeError("no input video; usage: centrifuge separate VIDEO [-o DIR]")
-    if args.max_size < 0:
-        raise CentrifugeError(f"--max-size must be 0 or positive, got {args.max_size}")
-    if args.segment < 2:
-        raise CentrifugeError(f"--segment must be at least 2 frames, got {args.segment}")
+    if not args.inputs:
+        raise CentrifugeError("no input video; usage: centrifuge separate VIDEO... [-o DIR]")
+    inputs = expand_inputs(args.inputs)
     sep = Separator(args.model, device=args.device, precision=args.precision,
-                    segment=args.segment, overlap=args.overlap, max_size=args.max_size)
-    result = sep.separate_file(args.input, args.out, layers=args.layers, force=args.force,
-                               select=args.select)
-    t = result.summary["timings_s"]
-    print(f"wrote {result.folder}/: {', '.join(p.name for p in result.layers)}, mosaic.mp4, "
-          f"contact.png, summary.json ({result.summary['input']['frames']} frames, "
-          f"{t['frames_per_s']} frames/s, {t['total']} s)")
+                    segment=args.segment, overlap=args.overlap, max_size=args.max_size,
+                    shifts=args.shifts)
+    failed = 0
+    for path in inputs:
+        try:
+            result = separate_file(sep, path, args.out, layers=args.layers, force=args.force,
+                                   select=args.select, format=args.format,
+                                   mosaic=not args.no_mosaic, report=not args.no_report)
+        except CentrifugeError as e:
+            if len(inputs) == 1:
+                raise
+            failed += 1
+            print(f"centrifuge: error: {e}", file=sys.stderr)
+            continue
+        t = result.summary["timings_s"]
+        names = [p.name for p in result.layers + result.extras]
+        print(f"wrote {result.folder}/: {', '.join(names)}, summary.json "
+              f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
+              f"{t['total']} s)")
+    if failed:
+        print(f"centrifuge: {failed} of {len(inputs)} videos failed (see above); the others "
+              "were separated", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -200,10 +265,10 @@ def add_evaluate(sub) -> None:
     p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion"],
                    default=["transparent", "occlusion"])
     p.add_argument("--samples", type=_positive_int, default=64)
-    p.add_argument("--frames", type=_positive_int, default=32)
-    p.add_argument("--size", type=_positive_int, default=112)
+    p.add_argument("--frames", type=_at_least(4), default=32)
+    p.add_argument("--size", type=_at_least(16), default=112)
     p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=_device, default="cpu")
     p.add_argument("--root", help="corpus folder (default $CENTRIFUGE_HOME or ~/.cache/centrifuge)")
     p.add_argument("--split", choices=["val", "train"], default="val",
                    help="corpus split to blend (train: new crops of the training videos)")
@@ -218,7 +283,10 @@ def _run_evaluate(args) -> int:
 
     from centrifuge.evaluate.blends import as_dict, evaluate_blends, format_results
     from centrifuge.inference import Separator
+    from centrifuge.outputs import check_output_file, write_text_atomic
 
+    if args.json:  # before minutes of work, never over the model it evaluates
+        check_output_file(args.json, inputs=[args.model], flag="--json")
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.frames, overlap=0.0, max_size=None, progress=False)
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
@@ -229,8 +297,7 @@ def _run_evaluate(args) -> int:
         payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
                    "size": args.size,
                    "precision": args.precision, "results": [as_dict(r) for r in results]}
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=1)
+        write_text_atomic(args.json, json.dumps(payload, indent=1))
     return 0
 
 
@@ -240,7 +307,7 @@ def add_demo(sub) -> None:
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
     p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
     p.add_argument("--root", help="corpus folder")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=_device, default="cpu")
     p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
     p.set_defaults(run=_run_demo)
 
@@ -276,11 +343,13 @@ def _run_export(args) -> int:
 
     from centrifuge.errors import OutputExistsError
     from centrifuge.models import load_model, save_model
+    from centrifuge.outputs import check_output_file
 
     source, target = Path(args.source), Path(args.target)
     if target.suffix != ".safetensors":
         raise CentrifugeError(f"{target}: the target must end in .safetensors")
-    if target.exists() and (target.resolve() == source.resolve() or not args.force):
+    check_output_file(target, inputs=[source, args.metrics])
+    if target.exists() and not args.force:
         raise OutputExistsError(f"{target} exists; pass --force to replace it (never the source)")
     model = load_model(source)
     meta = model.checkpoint_metadata
@@ -301,7 +370,7 @@ def _run_export(args) -> int:
 def add_classify(sub) -> None:
     p = sub.add_parser("classify", help="Kinetics-400 top-5 of a clip with the imported I3D")
     p.add_argument("input", help="a video")
-    p.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    p.add_argument("--start", type=_seconds, default=0.0, help="start time in seconds")
     p.add_argument("--frames", type=_positive_int, default=64)
     p.add_argument("--root", help="corpus folder holding the I3D weights")
     p.set_defaults(run=_run_classify)
@@ -344,14 +413,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    # train: Lightning turns SIGTERM into a checkpoint (train/callbacks.py)
+    previous = _terminate_as_interrupt() if args.command != "train" else None
     try:
         return int(args.run(args) or 0)
     except CentrifugeError as e:
         print(f"centrifuge: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the file system refused (full, read-only, gone): not a bug
+        from centrifuge.outputs import reraise_oserror
+
+        print(f"centrifuge: error: {reraise_oserror(e)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("centrifuge: error: out of memory; pass a smaller --max-size or --segment",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("centrifuge: interrupted", file=sys.stderr)
+        print("centrifuge: interrupted; nothing partial was left", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt():
+    """SIGTERM (kill, a job scheduler) cleans up like Ctrl-C: partial outputs removed.
+
+    Returns the previous handler, or None where handlers cannot be set (a thread)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
 
 
 if __name__ == "__main__":

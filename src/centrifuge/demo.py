@@ -26,11 +26,17 @@ from centrifuge.errors import CorpusError
 from centrifuge.evaluate.blends import score_blend
 from centrifuge.inference import Separator
 from centrifuge.io import frames_to_tensor, read_audio, read_video, write_video
+from centrifuge.separate import is_owned, separate_file
 
 CLIP_WITH_SOUND = "psychopy-talk"
 OTHER_CLIP = "city-night"
 SIZE = (288, 352)  # psychopy-talk's own size; the city clip is resized and cropped to it
 SECONDS = 4.0
+
+
+def _owned(path: Path) -> bool:
+    """What a demo folder holds: separate's outputs plus the mix and the two truths."""
+    return is_owned(path) or path.name == "input_mix.mp4" or path.name.startswith("truth_")
 
 
 def _load_corpus(root) -> Corpus:
@@ -61,7 +67,8 @@ def run_demo(out_root="separated", *, model="default", root=None, force=False,
     with tempfile.TemporaryDirectory() as tmp:
         source = write_video(Path(tmp) / "demo-mix.mp4", mix, first.fps, audio=sound,
                              audio_rate=44100)
-        result = separator.separate_file(source, out_root, force=force, layers=2)
+        result = separate_file(separator, source, out_root, force=force, layers=2,
+                               owned=_owned)
         shutil.copy(source, result.folder / "input_mix.mp4")
     write_video(result.folder / f"truth_1_{CLIP_WITH_SOUND}.mp4", v1, first.fps, audio=sound,
                 audio_rate=44100)

@@ -86,15 +86,45 @@ def stitch(
 
 
 PRECISIONS = ("bf16", "fp32", "fp16")
+# Test-time views (flip left-right, reverse time): the model has no preferred direction
+# in either, so averaging over them cancels some of its errors.
+VIEWS = ((False, False), (True, False), (False, True), (True, True))
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"unsupported device {device!r}; use cpu or cuda")
+    """A usable ``torch.device`` from ``cpu``, ``cuda`` or ``cuda:N``, else one clear line."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"--device {device!r}: not a device; use cpu or cuda") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device}: unsupported here; use cpu or cuda")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: no CUDA GPU is available here; "
+                              "use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) "
+                              "here; use cuda:0")
     return dev
+
+
+# Peak memory of a forward pass, bytes per input voxel (frame × pixel), measured with
+# `benchmarks/separate.py --memory` on the I3D U-Net (bf16 autocast, CPU): the guard
+# below refuses sizes that cannot fit instead of thrashing or being killed.
+BYTES_PER_VOXEL = 2600
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still use (MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def resolve_model(model, device: torch.device):
@@ -130,6 +160,9 @@ class Separator:
         segment: frames per segment the model sees at once.
         overlap: fraction of a segment shared with the next (0 ≤ overlap ≤ 0.5).
         max_size: downscale inputs whose longer side exceeds this (None or 0: never).
+        shifts: test-time augmentation: average the model over this many views of each
+            segment (1: none; 2: + left-right flip; 3: + time reversal; 4: + both), each
+            view's outputs re-ordered to agree before averaging. Costs ``shifts``× time.
 
     Example:
         >>> sep = Separator("default")                        # doctest: +SKIP
@@ -145,6 +178,7 @@ class Separator:
         segment: int = 32,
         overlap: float = 0.25,
         max_size: int | None = 512,
+        shifts: int = 1,
         progress: bool = True,
     ):
         if precision not in PRECISIONS:
@@ -154,8 +188,13 @@ class Separator:
             raise ConfigError(f"segment must be an integer of at least 2 frames, got {segment!r}")
         if not 0 <= overlap <= 0.5:
             raise ConfigError(f"overlap must be between 0 and 0.5, got {overlap}")
-        if max_size is not None and max_size < 0:
-            raise ConfigError(f"max_size must be positive (or 0 for none), got {max_size}")
+        if max_size is not None and (not isinstance(max_size, int) or max_size < 0):
+            raise ConfigError(f"max_size must be positive (or 0 for none), got {max_size!r}")
+        if max_size and max_size < 16:
+            raise ConfigError(f"max_size {max_size} is too small to see anything; use 16 or more")
+        if not isinstance(shifts, int) or not 1 <= shifts <= len(VIEWS):
+            raise ConfigError(f"shifts must be 1 to {len(VIEWS)}, got {shifts!r}")
+        self.shifts = shifts
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("fp16 needs a GPU; use --precision bf16 or fp32 on the CPU")
@@ -181,22 +220,46 @@ class Separator:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def separate_segment(self, video: torch.Tensor) -> torch.Tensor:
-        """One segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
-        clamped to [0, 1])."""
+    def _forward(self, video: torch.Tensor) -> torch.Tensor:
         x = video.to(self.device, torch.float32)[None]
         if self.device.type == "cpu" and self.precision == "bf16":
             x = x.contiguous(memory_format=torch.channels_last_3d)
         with torch.inference_mode(), self._autocast():
-            out = self.model(x)[0].float().clamp_(0, 1)
+            return self.model(x)[0].float().clamp_(0, 1)
+
+    def separate_segment(self, video: torch.Tensor) -> torch.Tensor:
+        """One segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
+        clamped to [0, 1]); with ``shifts`` > 1, the re-ordered average over views."""
+        out = self._forward(video)
+        for flip_w, reverse_t in VIEWS[1 : self.shifts]:
+            dims = [d for d, on in ((3, flip_w), (1, reverse_t)) if on]
+            view = self._forward(video.flip(dims))
+            view = view.flip([d + 1 for d in dims])  # undo on (n, 3, t, H, W)
+            out += view[match_layers(out, view)] if self.n_layers > 1 else view
+        if self.shifts > 1:
+            out /= self.shifts
         return out.cpu().clone()  # a normal tensor: callers update it in place
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
-        """(H, W) the video is processed at: within ``max_size``, even, aspect kept."""
+        """(H, W) the video is processed and written at: its own size, or scaled to fit
+        ``max_size`` with the aspect kept (the model pads and crops back any size)."""
         if self.max_size and max(height, width) > self.max_size:
             scale = self.max_size / max(height, width)
-            height, width = height * scale, width * scale
-        return max(2, 2 * round(height / 2)), max(2, 2 * round(width / 2))
+            height, width = round(height * scale), round(width * scale)
+        return max(1, int(height)), max(1, int(width))
+
+    def check_memory(self, height: int, width: int) -> None:
+        """Refuse, with the fix, a segment size that cannot fit in memory."""
+        need = BYTES_PER_VOXEL * self.segment * height * width
+        if self.device.type == "cuda":
+            free = torch.cuda.mem_get_info(self.device)[0]
+        else:
+            free = available_memory()
+        if free is not None and need > free:
+            raise ConfigError(
+                f"separating {width}×{height} in segments of {self.segment} frames needs about "
+                f"{need / 2**30:.1f} GiB; {free / 2**30:.1f} GiB is free: pass a --max-size "
+                "(e.g. 512) or a smaller --segment")
 
     def segments(self, video: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
         step = self.segment - self.overlap_frames
@@ -215,21 +278,21 @@ class Separator:
             video: ``(3, T, H, W)`` float in [0, 1], or ``(T, H, W, 3)`` uint8 frames.
 
         Returns:
-            ``(n, 3, T, H, W)`` float in [0, 1], layers consistent over the whole video.
+            ``(n, 3, T, H', W')`` float in [0, 1], layers consistent over the whole video;
+            ``(H', W')`` is ``(H, W)`` scaled down to fit ``max_size`` when it exceeds it.
         """
         if isinstance(video, np.ndarray):
             if video.ndim != 4 or video.shape[-1] != 3:
                 raise CentrifugeError(f"frames must be (T, H, W, 3), got {video.shape}")
             video = frames_to_tensor(video)
-        if video.ndim != 4 or video.shape[0] != 3:
+        if video.ndim != 4 or video.shape[0] != 3 or min(video.shape[1:]) < 1:
             raise CentrifugeError(f"video must be (3, T, H, W), got {tuple(video.shape)}")
+        h, w = self.output_size(*video.shape[2:])
+        if (h, w) != tuple(video.shape[2:]):
+            video = torch.nn.functional.interpolate(
+                video.float(), size=(h, w), mode="bilinear", antialias=True,
+                align_corners=False).clamp_(0, 1)
+        self.check_memory(h, w)
         blocks = stitch(self.segments(video), self.separate_segment, self.overlap_frames)
         return torch.cat(list(blocks), dim=2)
 
-    def separate_file(self, path, out_dir="separated", *, layers: int | None = None,
-                      force: bool = False, select: str = "recompose"):
-        """Separate a video file into ``out_dir/<model>/<stem>/`` (see
-        :func:`centrifuge.separate.separate_file`)."""
-        from centrifuge.separate import separate_file
-
-        return separate_file(self, path, out_dir, layers=layers, force=force, select=select)

@@ -1,58 +1,82 @@
-"""``centrifuge separate``: a video file in, a folder of layers out.
+"""``centrifuge separate``: video files in, a folder of layers per file out.
 
 ``<out>/<model>/<input stem>/`` receives::
 
-    layer_0.mp4 … layer_{k-1}.mp4   each layer, with the input's sound
-    mosaic.mp4                     input and layers side by side, with the input's sound
-    contact.png                    four frames of the input and of each layer
+    layer_0.mp4 … layer_{k-1}.mp4   each layer with the input's sound (or .npz / png
+                                   folders with --format)
+    mosaic.mp4                     input and every model output side by side, with sound
+    contact.png                    four moments of the input and of each output, labelled
     summary.json                   model, settings, input facts, per-layer stats, timings
+    report.html                    all of the above on one page, videos playing in sync
 
-The folder is assembled under a hidden temporary name and renamed into place only when
-complete, so a failure (bad input, full disk, Ctrl-C) leaves nothing behind. An existing
-output folder is replaced only with ``force``, and never when the input lives inside it.
+Paths come from :mod:`centrifuge.outputs` (safe names, a claim per folder, partial
+folder renamed into place, ``--force`` replacing only our own files).
 
-Pass 1 streams the video through the model (:func:`centrifuge.inference.stitch`) and
-writes every layer; pass 2 re-reads the input and the kept layers to draw the mosaic and
-the contact sheet. Memory stays flat with video length in both.
+One pass, three threads joined by small bounded queues: decoding (PyAV) → the model
+(:func:`centrifuge.inference.stitch`, this thread) → statistics and encoding of every
+output at once. Sound is streamed (:class:`~centrifuge.io.AudioStream`) beside the
+frames, so memory stays flat with video length, sound or not.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import shutil
+import threading
 import time
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from centrifuge.errors import CentrifugeError, OutputExistsError, VideoWriteError
+from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
 from centrifuge.inference import Separator, stitch
-from centrifuge.io import VideoWriter, frames_to_tensor, iter_chunks, probe, tensor_to_frames
-from centrifuge.io.audio import read_audio
+from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
+from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
+from centrifuge.report import write_report
 from centrifuge.selection import DEFAULT_RULE, RULES, PairStats
+from centrifuge.sinks import FORMATS, ContactSheet, Mosaic, layer_names, open_layer
 
-MOSAIC_MAX_WIDTH = 1920
-CONTACT_FRAMES = 4
-AUDIO_RATE = 44100
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
+                  ".wmv", ".flv", ".ogv", ".3gp", ".gif"}
+_OWNED = re.compile(r"^(summary\.json|report\.html|contact\.png|mosaic\.mp4|"
+                    r"layer_\d+(\.mp4|\.npz)?)$")
+_QUEUE = 3  # blocks in flight between stages: enough to overlap, little memory
+
+
+def is_owned(path: Path) -> bool:
+    """Whether an entry of an output folder is one ``separate`` writes (``--force`` may
+    replace it)."""
+    return bool(_OWNED.match(path.name))
 
 
 @dataclass
 class SeparationResult:
     folder: Path
     layers: list[Path]
-    mosaic: Path
-    contact: Path
     summary: dict
+    extras: list[Path] = field(default_factory=list)
 
 
 def output_folder(out_root: str | os.PathLike, model_name: str, video: str | os.PathLike) -> Path:
-    """The one place output paths are built: ``<out_root>/<model_name>/<input stem>``."""
-    return Path(out_root) / model_name / Path(video).stem
+    """``<out_root>/<model_name>/<input stem>``, names made safe (see
+    :func:`centrifuge.outputs.safe_name`): always strictly inside ``<out_root>/<model>``."""
+    return Path(out_root) / safe_name(model_name, "model") / safe_name(Path(video).stem)
+
+
+def _check_out_root(out_root: Path, inputs: Iterable[Path]) -> None:
+    if out_root.exists() and not out_root.is_dir():
+        raise VideoWriteError(f"-o {out_root} is a file, not a folder; pass a folder")
+    for p in inputs:
+        if p.exists() and out_root.exists() and os.path.samefile(p, out_root):
+            raise VideoWriteError(f"-o {out_root} is the input; pass a folder")
 
 
 def _check_space(folder: Path, info, n_files: int) -> None:
@@ -89,6 +113,10 @@ def separate_file(
     layers: int | None = None,
     force: bool = False,
     select: str = DEFAULT_RULE,
+    format: str = "mp4",  # noqa: A002 - the CLI's --format
+    mosaic: bool = True,
+    report: bool = True,
+    owned=is_owned,
 ) -> SeparationResult:
     """Separate a video file into a folder (see the module docstring).
 
@@ -97,150 +125,286 @@ def separate_file(
         path: the input video.
         out_root: root of the outputs (``separated/`` by default).
         layers: keep only this many layers (only 2 is supported), or None to keep all n.
-        force: replace an existing output folder.
+        force: replace an existing output folder (only if it holds only our outputs).
         select: how the two layers are chosen (:mod:`centrifuge.selection`):
             ``recompose`` (default) or ``dissimilar`` (the paper's rule).
+        format: the layers as ``mp4`` (with sound), ``png`` frames or ``npz`` arrays.
+        mosaic / report: also write ``mosaic.mp4`` + ``contact.png`` / ``report.html``.
+        owned: which entries of an existing output folder ``force`` may replace.
     """
     t_start = time.perf_counter()
     path = Path(path)
-    info = probe(path)  # clear errors for missing/unreadable/audio-only files come first
     n = separator.n_layers
     if layers is not None and layers not in (2, n):
-        raise CentrifugeError(
-            f"--layers {layers}: keep 2 (chosen by --select) or all {n} layers"
-        )
+        raise CentrifugeError(f"--layers {layers}: keep 2 (chosen by --select) or all {n} layers")
     if select not in RULES:
         raise CentrifugeError(f"--select {select}: choose one of {', '.join(RULES)}")
-    final = output_folder(out_root, separator.model_name, path)
-    if final.exists():
-        if path.resolve().is_relative_to(final.resolve()):
-            raise OutputExistsError(
-                f"{final} holds the input {path}; move the input or choose another -o"
-            )
-        if not force:
-            raise OutputExistsError(f"{final} already exists; pass --force to replace it")
-    n_kept = layers or n
-    _check_space(final.parent, info, n + 1)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
-        summary = _run(separator, path, info, work, n_kept, select)
-        summary["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
-        (work / "summary.json").write_text(json.dumps(summary, indent=1))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(work, final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    kept = [final / f"layer_{i}.mp4" for i in range(n_kept)]
-    return SeparationResult(final, kept, final / "mosaic.mp4", final / "contact.png", summary)
-
-
-def _run(separator: Separator, path: Path, info, work: Path, n_kept: int, select: str) -> dict:
-    n = separator.n_layers
+    if format not in FORMATS:
+        raise CentrifugeError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    out_root = Path(out_root)
+    _check_out_root(out_root, [path])
+    info = probe(path)  # clear errors for missing/unreadable/audio-only files come first
     h, w = separator.output_size(info.height, info.width)
-    audio = read_audio(path, rate=AUDIO_RATE, mono=False, missing="none")
-    overlap = separator.overlap_frames
-    timings = {}
+    separator.check_memory(h, w)
+    final = output_folder(out_root, separator.model_name, path)
+    claim = OutputFolder(final, owned=owned, force=force, inputs=[path])
+    claim.check()
+    _check_space(final.parent, info, n + 1)
+    with claim as work:
+        summary = _run(separator, path, info, work, (h, w), layers or n, select, format,
+                       mosaic)
+        summary["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
+        write_text_atomic(work / "summary.json", json.dumps(summary, indent=1))
+        if report:
+            write_report(work, summary)
+    kept = [final / name for name in layer_names(format, len(summary["layers"]))]
+    extras = [final / p for p in ("mosaic.mp4", "contact.png", "report.html")
+              if (final / p).exists()]
+    return SeparationResult(final, kept, summary, extras)
 
-    # Pass 1: model → every layer file.
+
+def expand_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given; a folder stands for the videos directly inside it (by suffix)."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir()
+                           if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file())
+            if not found:
+                raise VideoReadError(f"{p}: no video files inside (looked for "
+                                     f"{', '.join(sorted(VIDEO_SUFFIXES))})")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+# -- the pipeline ---------------------------------------------------------------------
+
+def _background(source: Iterator, name: str) -> Iterator:
+    """Run ``source`` in a thread ``_QUEUE`` items ahead; re-raise its errors here."""
+    q: queue.Queue = queue.Queue(_QUEUE)
+    stop = threading.Event()
+    done = object()
+
+    def pump():
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            q.put(("error", e))
+
+    thread = threading.Thread(target=pump, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+class _Encoder:
+    """The third stage: statistics and every output file, fed block by block."""
+
+    def __init__(self, work, separator, info, size, fmt, mosaic):
+        n = separator.n_layers
+        self.n, self.stop = n, threading.Event()
+        self.sound = self._open_sound(info)
+        rate = self.sound.rate if self.sound else None
+        channels = self.sound.channels if self.sound else None
+        suffix = {"mp4": ".mp4", "npz": ".npz", "png": ""}[fmt]
+        self.paths = [work / f"all_{i}{suffix}" for i in range(n)]
+        self.layers = [open_layer(fmt, p, info.fps, rate, channels) for p in self.paths]
+        self.mosaic = (Mosaic(work / "mosaic.mp4", info.fps, size, n, rate, channels)
+                       if mosaic else None)
+        labels = ["input"] + [f"output {i}" for i in range(n)]
+        self.contact = ContactSheet(info.num_frames, size, labels) if mosaic else None
+        self.fps = info.fps
+        self.pairs = PairStats(n)
+        self.sums = torch.zeros(n, 3, dtype=torch.float64)
+        self.squares = torch.zeros(n, 3, dtype=torch.float64)
+        self.to_input = torch.zeros(n, dtype=torch.float64)
+        self.frames = 0
+        self.last_time = 0.0
+        self.queue: queue.Queue = queue.Queue(_QUEUE)
+        self.error: BaseException | None = None
+        self.busy = 0.0
+        self.thread = threading.Thread(target=self._loop, name="encode", daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _open_sound(info):
+        if not info.has_audio:
+            return None
+        try:
+            return AudioStream(info.path)
+        except (AudioError, VideoReadError, ValueError) as e:
+            warnings.warn(f"{info.path}: its sound cannot be decoded ({e}); the layers are "
+                          "written without sound", stacklevel=2)
+            return None
+
+    def put(self, block: torch.Tensor, source: torch.Tensor, times: np.ndarray) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put((block, source, times), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _loop(self):
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None or self.stop.is_set():
+                    return
+                t0 = time.perf_counter()
+                self._write(*item)
+                self.busy += time.perf_counter() - t0
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            self.error = e
+            self.stop.set()
+
+    def _write(self, block, source, times):
+        k = block.shape[2]
+        self.pairs.update(block, source)
+        flat = block.double().flatten(3)
+        self.sums += flat.sum(-1).sum(-1)
+        self.squares += (flat**2).sum(-1).sum(-1)
+        self.to_input += (block - source[None]).abs().double().mean(dim=(1, 3, 4)).sum(-1)
+        frames = [tensor_to_frames(block[i]) for i in range(self.n)]
+        src = tensor_to_frames(source)
+        self.last_time = float(times[-1])
+        sound = self.sound.read_until(self.last_time + 1 / self.fps) if self.sound else None
+        for sink, f in zip(self.layers, frames, strict=True):
+            sink.write(f, times, sound)
+        if self.mosaic is not None:
+            self.mosaic.write([src, *frames], times, sound)
+            self.contact.write([src, *frames], times)
+        self.frames += k
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        for sink in [*self.layers, *([self.mosaic] if self.mosaic else [])]:
+            sink.close()
+        if self.sound:
+            self.sound.close()
+
+    def abort(self) -> None:
+        self.stop.set()
+        with_timeout_put(self.queue, None)
+        self.thread.join(timeout=30)
+        for sink in [*self.layers, *([self.mosaic] if self.mosaic else [])]:
+            sink.abort()
+        if self.sound:
+            self.sound.close()
+
+
+def with_timeout_put(q: queue.Queue, item) -> None:
+    try:
+        q.put(item, timeout=1)
+    except queue.Full:
+        pass
+
+
+def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, select: str,
+         fmt: str, mosaic: bool) -> dict:
+    n = separator.n_layers
+    h, w = size
+    overlap = separator.overlap_frames
     t0 = time.perf_counter()
-    writers = [VideoWriter(work / f"all_{i}.mp4", info.fps, audio=audio, audio_rate=AUDIO_RATE)
-               for i in range(n)]
-    pairs = PairStats(n)
-    sums = torch.zeros(n, 3, dtype=torch.float64)
-    squares = torch.zeros(n, 3, dtype=torch.float64)
-    to_input = torch.zeros(n, dtype=torch.float64)
-    frames_done = 0
-    chunks = iter_chunks(path, separator.segment, overlap, size=(h, w))
-    inputs: list[torch.Tensor] = []  # the input frames not yet matched with layers
+    encoder = _Encoder(work, separator, info, size, fmt, mosaic)
+    pending: list[tuple[torch.Tensor, np.ndarray]] = []  # input frames not yet matched
+    model_time = 0.0
 
     def segments():
-        for start, frames in chunks:
+        chunks = iter_chunks(path, separator.segment, overlap, size=(h, w), times=True)
+        for start, frames, stamps in _background(chunks, "decode"):
             x = frames_to_tensor(frames)
-            inputs.append(x[:, overlap if start else 0 :])
+            skip = overlap if start else 0
+            pending.append((x[:, skip:], stamps[skip:]))
             yield start, x
+
+    def timed(segment):
+        nonlocal model_time
+        t = time.perf_counter()
+        out = separator.separate_segment(segment)
+        model_time += time.perf_counter() - t
+        return out
 
     bar = tqdm(total=info.num_frames, unit="frame", desc="separating",
                disable=not separator.progress, dynamic_ncols=True)
     try:
-        for block in stitch(segments(), separator.separate_segment, overlap):
+        for block in stitch(segments(), timed, overlap):
             k = block.shape[2]
-            source = torch.cat(inputs, dim=1)
-            mine, rest = source[:, :k], source[:, k:]
-            inputs[:] = [rest] if rest.shape[1] else []
-            pairs.update(block, mine)
-            flat = block.double().flatten(3)
-            sums += flat.sum(-1).sum(-1)
-            squares += (flat**2).sum(-1).sum(-1)
-            to_input += (block - mine[None]).abs().double().mean(dim=(1, 3, 4)).sum(-1)
-            for i in range(n):
-                writers[i].write(tensor_to_frames(block[i]))
-            frames_done += k
+            source = torch.cat([p[0] for p in pending], dim=1)
+            stamps = np.concatenate([p[1] for p in pending])
+            pending[:] = [(source[:, k:], stamps[k:])] if source.shape[1] > k else []
+            encoder.put(block, source[:, :k], stamps[:k])
             bar.update(k)
-        for wr in writers:
-            wr.close()
+        encoder.finish()
     except BaseException:
-        for wr in writers:
-            wr.abort()
+        encoder.abort()
         raise
     finally:
         bar.close()
-    timings["separate"] = round(time.perf_counter() - t0, 2)
+    elapsed = time.perf_counter() - t0
+    frames_done = encoder.frames
 
-    kept = list(pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
+    kept = list(encoder.pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
+    names = layer_names(fmt, len(kept))
     for new, old in enumerate(kept):
-        os.replace(work / f"all_{old}.mp4", work / f"layer_{new}.mp4")
-    for i in range(n):
-        (work / f"all_{i}.mp4").unlink(missing_ok=True)
-
-    # Pass 2: mosaic and contact sheet from the input and the kept layers.
-    t0 = time.perf_counter()
-    _mosaic_and_contact(path, work, (h, w), info.fps, len(kept), frames_done, audio)
-    timings["mosaic"] = round(time.perf_counter() - t0, 2)
-    timings["frames_per_s"] = round(frames_done / max(timings["separate"], 1e-9), 2)
+        os.replace(encoder.paths[old], work / names[new])
+    for p in encoder.paths:
+        if p.exists():
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if encoder.contact is not None:
+        encoder.contact.save(work / "contact.png")
 
     pixels = frames_done * h * w
-    stats = _layer_stats(sums / pixels, squares / pixels, to_input / frames_done)
+    stats = _layer_stats(encoder.sums / pixels, encoder.squares / pixels,
+                         encoder.to_input / frames_done)
+    sound = encoder.sound
     return {
         "input": {"path": str(path), "frames": frames_done, "fps": info.fps,
-                  "size": [info.width, info.height], "audio": audio is not None},
+                  "size": [info.width, info.height], "rotation": info.rotation,
+                  "audio": sound is not None,
+                  "audio_warning": sound.warning if sound is not None else None},
         "model": separator.model_name,
         "settings": {"segment": separator.segment, "overlap": separator.overlap,
-                     "overlap_frames": overlap, "device": str(separator.device),
-                     "precision": separator.precision, "max_size": separator.max_size,
-                     "processed_size": [w, h], "layers": n_kept},
-        "layers": {f"layer_{new}": {"model_output": old, **stats[old]}
+                     "overlap_frames": overlap, "shifts": separator.shifts,
+                     "device": str(separator.device), "precision": separator.precision,
+                     "max_size": separator.max_size, "processed_size": [w, h],
+                     "layers": n_kept, "format": fmt, "mosaic": mosaic},
+        "layers": {names[new]: {"model_output": old, **stats[old]}
                    for new, old in enumerate(kept)},
         "selection": {"kept_outputs": kept, "rule": "all" if len(kept) == n else select,
                       "distance": [[round(float(v), 5) for v in row]
-                                   for row in pairs.distance()],
+                                   for row in encoder.pairs.distance()],
                       "recomposition_mse": [[round(float(v), 6) for v in row]
-                                            for row in pairs.recomposition_error()]},
-        "timings_s": timings,
+                                            for row in encoder.pairs.recomposition_error()]},
+        "timings_s": {"separate": round(elapsed, 2), "model": round(model_time, 2),
+                      "encode": round(encoder.busy, 2),
+                      "frames_per_s": round(frames_done / max(elapsed, 1e-9), 2),
+                      "model_frames_per_s": round(frames_done / max(model_time, 1e-9), 2)},
     }
-
-
-def _mosaic_and_contact(path, work, size, fps, k, total, audio) -> None:
-    h, w = size
-    scale = min(1.0, MOSAIC_MAX_WIDTH / ((k + 1) * w))
-    th, tw = max(2, 2 * round(h * scale / 2)), max(2, 2 * round(w * scale / 2))
-    picks = {int(total * (i + 0.5) / CONTACT_FRAMES) for i in range(CONTACT_FRAMES)}
-    contact: dict[int, list[np.ndarray]] = {}
-    streams = [iter_chunks(path, 16, 0, size=(th, tw))]
-    streams += [iter_chunks(work / f"layer_{i}.mp4", 16, 0, size=(th, tw)) for i in range(k)]
-    with VideoWriter(work / "mosaic.mp4", fps, audio=audio, audio_rate=AUDIO_RATE) as writer:
-        for parts in zip(*streams, strict=False):
-            start = parts[0][0]
-            blocks = [p[1] for p in parts]
-            m = min(len(b) for b in blocks)
-            writer.write(np.concatenate([b[:m] for b in blocks], axis=2))
-            for t in range(m):
-                if start + t in picks:
-                    contact[start + t] = [b[t] for b in blocks]
-    rows = [np.concatenate(contact[t], axis=0) for t in sorted(contact)]  # one column per time
-    if rows:
-        Image.fromarray(np.concatenate(rows, axis=1)).save(work / "contact.png")

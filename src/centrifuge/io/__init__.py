@@ -7,17 +7,23 @@ Frames here are ``(T, H, W, 3)`` uint8; model tensors are ``(3, T, H, W)`` or
 import numpy as np
 import torch
 
-from centrifuge.io.audio import clip_log_spectrogram, log_spectrogram, read_audio
+from centrifuge.io.audio import (
+    AudioStream,
+    AudioWarning,
+    clip_log_spectrogram,
+    log_spectrogram,
+    read_audio,
+)
 from centrifuge.io.video import (
     TruncatedVideoWarning,
     Video,
     VideoInfo,
-    VideoWriter,
     iter_chunks,
+    iter_frames,
     probe,
     read_video,
-    write_video,
 )
+from centrifuge.io.writer import VideoWriter, write_video
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -32,6 +38,8 @@ def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
 
 
 __all__ = [
+    "AudioStream",
+    "AudioWarning",
     "TruncatedVideoWarning",
     "Video",
     "VideoInfo",
@@ -39,6 +47,7 @@ __all__ = [
     "clip_log_spectrogram",
     "frames_to_tensor",
     "iter_chunks",
+    "iter_frames",
     "log_spectrogram",
     "probe",
     "read_audio",

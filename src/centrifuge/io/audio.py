@@ -21,13 +21,14 @@ Shape:
 from __future__ import annotations
 
 import os
+import warnings
 
 import av
 import numpy as np
 import torch
 
 from centrifuge.errors import AudioError
-from centrifuge.io.video import _open_input, _short, _start_time
+from centrifuge.io.media import open_input, short_error, start_time
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -37,6 +38,8 @@ N_BINS = N_FFT // 2 + 1
 LOG_FLOOR = 1e-6
 
 __all__ = [
+    "AudioStream",
+    "AudioWarning",
     "HOP_LENGTH",
     "N_BINS",
     "N_FFT",
@@ -66,7 +69,7 @@ def read_audio(
         missing: ``"raise"`` an :class:`AudioError` when the file has no audio stream,
             or ``"none"`` to return None.
     """
-    with _open_input(path) as c:
+    with open_input(path) as c:
         if not c.streams.audio:
             if missing == "none":
                 return None
@@ -77,7 +80,7 @@ def read_audio(
         channels = 1 if mono else min(2, stream.channels or 1)
         layout = "mono" if channels == 1 else "stereo"
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        t0 = _start_time(stream)
+        t0 = start_time(stream)
         if start_s > 0:
             try:
                 c.seek(int((start_s + t0) / stream.time_base), stream=stream, backward=True)
@@ -99,7 +102,7 @@ def read_audio(
             for rf in resampler.resample(None):
                 chunks.append(rf.to_ndarray())
         except av.error.FFmpegError as e:
-            raise AudioError(f"{path}: audio could not be decoded ({_short(e)})") from None
+            raise AudioError(f"{path}: audio could not be decoded ({short_error(e)})") from None
     wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
     # Align: the first decoded frame may start before (after a seek) or after start_s.
     offset = int(round(((first_t or 0.0) - start_s) * rate)) if start_s > 0 else 0
@@ -113,6 +116,118 @@ def read_audio(
             wave = np.pad(wave, ((0, 0), (0, want - wave.shape[1])))
     wave = np.clip(wave.astype(np.float32, copy=False), -1.0, 1.0)
     return wave[0] if mono else wave
+
+
+class AudioWarning(UserWarning):
+    """The sound of a file is damaged or cut; the video is still processed."""
+
+
+# Rates AAC encodes; any other input rate is resampled to 48 kHz.
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+
+
+class AudioStream:
+    """A file's first audio stream decoded in order, a piece at a time: memory holds one
+    piece whatever the length of the file (``read_audio`` holds it all).
+
+    Damaged packets are skipped and a stream that stops early (a cut or broken track)
+    just ends; either way one :class:`AudioWarning` says so and the sound returned so
+    far stays valid.
+
+    Args:
+        rate: output sample rate (None: the file's own, if AAC can store it, else 48 kHz).
+        channels: 1 or 2 (None: the file's, at most 2).
+
+    Example:
+        >>> sound = AudioStream("clip.mp4")               # doctest: +SKIP
+        >>> piece = sound.read_until(1.5)   # (C, n): the samples up to 1.5 s
+    """
+
+    def __init__(self, path: str | os.PathLike, *, rate: int | None = None,
+                 channels: int | None = None):
+        self.path = path
+        self._container = open_input(path)
+        if not self._container.streams.audio:
+            self._container.close()
+            raise AudioError(f"{path}: has no audio stream")
+        stream = self._container.streams.audio[0]
+        native = int(stream.rate or 0)
+        self.rate = rate or (native if native in AAC_RATES else 48000)
+        self.channels = channels or min(2, stream.channels or 1)
+        layout = "mono" if self.channels == 1 else "stereo"
+        self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
+        self._stream = stream
+        self._t0 = start_time(stream)
+        self._frames = self._decode()
+        self._pending = np.zeros((self.channels, 0), np.float32)
+        self._position = 0  # samples handed out so far
+        self._started = False
+        self.warning: str | None = None
+
+    def _decode(self):
+        errors = 0
+        demux = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(demux)
+                frames = packet.decode()
+            except StopIteration:
+                break
+            except av.error.FFmpegError as e:
+                errors += 1
+                if errors > 64:  # a run of errors: the rest of the track is gone
+                    self._warn(f"audio damaged after {self._seconds():.1f} s ({short_error(e)})")
+                    break
+                continue
+            errors = 0
+            for frame in frames:
+                if not self._started:
+                    self._started = True
+                    lead = (frame.time - self._t0) if frame.time is not None else 0.0
+                    if lead > 0:  # the sound starts late: keep it in sync with silence
+                        yield np.zeros((self.channels, int(round(lead * self.rate))), np.float32)
+                for rf in self._resampler.resample(frame):
+                    yield rf.to_ndarray()
+            if packet.size == 0:
+                break
+        try:
+            for rf in self._resampler.resample(None):
+                yield rf.to_ndarray()
+        except av.error.FFmpegError:
+            pass
+
+    def _seconds(self) -> float:
+        return (self._position + self._pending.shape[1]) / self.rate
+
+    def _warn(self, text: str) -> None:
+        if self.warning is None:
+            self.warning = f"{self.path}: {text}; the layers keep the sound up to there"
+            warnings.warn(self.warning, AudioWarning, stacklevel=3)
+
+    def read_until(self, t_s: float) -> np.ndarray:
+        """The samples from where the last call stopped up to ``t_s`` seconds, ``(C, n)``
+        float32 in [-1, 1]; fewer (possibly none) once the track has ended."""
+        want = int(round(t_s * self.rate)) - self._position
+        pieces = [self._pending]
+        have = self._pending.shape[1]
+        while have < want and self._frames is not None:
+            try:
+                piece = next(self._frames)
+            except StopIteration:
+                self._frames = None
+                self.close()
+                break
+            pieces.append(piece)
+            have += piece.shape[1]
+        data = np.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+        out, self._pending = data[:, : max(want, 0)], data[:, max(want, 0) :]
+        self._position += out.shape[1]
+        return np.clip(out, -1.0, 1.0)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
 
 
 def _decode_audio(container, stream):

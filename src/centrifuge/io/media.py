@@ -1,0 +1,50 @@
+"""What reading video and reading audio share: opening a container safely, one-line
+error text, and stream start times. Both :mod:`~centrifuge.io.video` and
+:mod:`~centrifuge.io.audio` import from here (never from each other's internals)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import av
+
+from centrifuge.errors import VideoReadError
+
+
+def open_input(path: str | os.PathLike) -> av.container.InputContainer:
+    """Open a media file for reading, refusing what would hang or is not a file."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise VideoReadError(f"{p}: no such file; check the path") from None
+    except OSError as e:
+        raise VideoReadError(f"{p}: cannot be read ({e.strerror}); check the path") from None
+    if stat.S_ISDIR(mode):
+        raise VideoReadError(f"{p}: is a directory, not a video file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise VideoReadError(f"{p}: is {kind}, not a regular file; save the stream to a "
+                             "file first")
+    try:
+        return av.open(str(p), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as e:
+        raise VideoReadError(
+            f"{p}: not a readable media file ({short_error(e)}); pass a complete video "
+            "(mp4, mkv, avi, mov, webm, ...)"
+        ) from None
+
+
+def short_error(e: Exception) -> str:
+    """The first line of an exception's text (FFmpeg's can run to many lines)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:160]
+
+
+def start_time(stream) -> float:
+    """A stream's first timestamp in seconds (0 when it has none)."""
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)

@@ -1,0 +1,110 @@
+"""``report.html``: one page to look at a separation.
+
+The input and the layers play side by side and in sync (one set of controls drives
+them all), above the labelled contact sheet, per-layer statistics, the selection, the
+settings and the timings. The page is self-contained: no network, no script or style
+from elsewhere; it refers only to the files beside it, so the folder can be moved or
+zipped whole.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from centrifuge.outputs import write_text_atomic
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:16px;background:#111;color:#eee}
+h1{font-size:18px;margin:0 0 8px} h2{font-size:15px;margin:18px 0 6px}
+.row{display:flex;flex-wrap:wrap;gap:8px}
+figure{margin:0;background:#222;padding:4px;border-radius:4px}
+figcaption{font-weight:600;padding:2px 0 4px}
+video,img{display:block;max-width:100%}
+table{border-collapse:collapse} td,th{border:1px solid #444;padding:2px 8px;text-align:right}
+th{background:#222} td:first-child,th:first-child{text-align:left}
+.controls{margin:8px 0} button{font:inherit;padding:2px 12px}
+"""
+
+_SCRIPT = """
+const vids=[...document.querySelectorAll('video.sync')];
+const lead=vids[0];
+function all(f){vids.forEach(f)}
+document.getElementById('play').onclick=()=>{all(v=>v.currentTime=lead.currentTime);
+  if(lead.paused){all(v=>v.play())}else{all(v=>v.pause())}};
+document.getElementById('restart').onclick=()=>all(v=>{v.currentTime=0});
+lead.addEventListener('timeupdate',()=>{vids.slice(1).forEach(v=>{
+  if(Math.abs(v.currentTime-lead.currentTime)>0.1){v.currentTime=lead.currentTime}})});
+vids.slice(1).forEach(v=>{v.muted=true});
+"""
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(label: str, src: str | None) -> str:
+    if src is None:
+        return ""
+    media = (f'<video class="sync" src="{html.escape(src)}" preload="auto" muted '
+             'playsinline></video>' if src.endswith(".mp4") else
+             f'<img src="{html.escape(src)}" alt="{html.escape(label)}">')
+    return f"<figure><figcaption>{html.escape(label)}</figcaption>{media}</figure>"
+
+
+def render_report(folder: Path, summary: dict) -> str:
+    """The page's HTML for the outputs in ``folder`` described by ``summary``."""
+    inp = summary["input"]
+    layers = summary["layers"]
+    title = f"{Path(inp['path']).name} — {summary['model']}"
+    videos = []
+    if (folder / "mosaic.mp4").exists():
+        videos.append(_figure("input | outputs (mosaic, with sound)", "mosaic.mp4"))
+    for name, info in layers.items():
+        src = name if name.endswith(".mp4") else None
+        label = f"{name} (model output {info['model_output']})"
+        videos.append(_figure(label, src) if src else
+                      f"<figure><figcaption>{html.escape(label)}</figcaption>"
+                      f"<p>{html.escape(name)} ({summary['settings']['format']})</p></figure>")
+    stats = _table(["layer", "model output", "mean RGB", "std", "mean |layer − input|"],
+                   [[k, v["model_output"], ", ".join(f"{c:.3f}" for c in v["mean_rgb"]),
+                     f"{v['std']:.4f}", f"{v['mean_abs_diff_to_input']:.4f}"]
+                    for k, v in layers.items()])
+    sel = summary["selection"]
+    n = len(sel["distance"])
+    distance = _table(["output", *map(str, range(n))],
+                      [[i, *(f"{x:.4f}" for x in row)] for i, row in enumerate(sel["distance"])])
+    settings = _table(["setting", "value"], [[k, json.dumps(v)] for k, v in
+                                             summary["settings"].items()])
+    timings = _table(["step", "value"], [[k, v] for k, v in summary["timings_s"].items()])
+    facts = _table(["input", "value"], [[k, json.dumps(v)] for k, v in inp.items()])
+    contact = ('<h2>Contact sheet</h2><img src="contact.png" alt="contact sheet">'
+               if (folder / "contact.png").exists() else "")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title><style>{_STYLE}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>{inp['frames']} frames at {inp['fps']:.3f} fps, {inp['size'][0]}×{inp['size'][1]};
+kept outputs {sel['kept_outputs']} (rule: {html.escape(sel['rule'])}).</p>
+<div class="controls"><button id="play">play / pause</button>
+<button id="restart">restart</button></div>
+<div class="row">{''.join(videos)}</div>
+{contact}
+<h2>Layers</h2>{stats}
+<h2>Selection: mean |output i − output j|</h2>{distance}
+<h2>Input</h2>{facts}
+<h2>Settings</h2>{settings}
+<h2>Timings (s)</h2>{timings}
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+
+
+def write_report(folder: Path, summary: dict) -> Path:
+    return write_text_atomic(folder / "report.html", render_report(folder, summary))

@@ -10,6 +10,7 @@ overrides one field, the value parsed as YAML (``optim.milestones=[10,20]``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 
 from centrifuge.data.augment import AugmentConfig
 from centrifuge.data.synthetic import SyntheticConfig
-from centrifuge.errors import ConfigError
+from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.losses import LossWeights
 
 CONFIG_DIR = Path(__file__).with_name("configs")
@@ -224,6 +225,11 @@ def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> T
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: unreadable config ({e})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a config is a mapping of sections (model:, data:, ...), "
+                              f"not a {type(data).__name__}")
         data.setdefault("name", path.stem)
     for item in overrides:
         if "=" not in item:
@@ -250,7 +256,59 @@ def validate(config: TrainConfig) -> TrainConfig:
                           f"got {d.source!r}")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
+    t, o = config.trainer, config.optim
+    for name, value, low in (
+        ("data.batch_size", d.batch_size, 1), ("data.frames", d.frames, 2),
+        ("data.size", d.size, 16), ("data.stride", d.stride, 1), ("data.workers", d.workers, 0),
+        ("data.val_samples", d.val_samples, 1), ("data.val_batch_size", d.val_batch_size, 1),
+        ("trainer.max_steps", t.max_steps, 1), ("trainer.val_every", t.val_every, 1),
+        ("trainer.log_every", t.log_every, 1), ("trainer.accumulate", t.accumulate, 1),
+        ("trainer.num_nodes", t.num_nodes, 1), ("optim.warmup_steps", o.warmup_steps, 0),
+    ):
+        if value is not None and value < low:
+            raise ConfigError(f"{name} must be at least {low}, got {value}")
+    if not (math.isfinite(d.scale) and d.scale >= 1):
+        raise ConfigError(f"data.scale must be ≥ 1 (crop margin), got {d.scale}")
+    if t.precision not in PRECISIONS:
+        raise ConfigError(f"trainer.precision must be one of {', '.join(PRECISIONS)}, "
+                          f"got {t.precision!r}")
+    if not (math.isfinite(o.lr) and o.lr > 0):
+        raise ConfigError(f"optim.lr must be a positive number, got {o.lr}")
+    if o.name not in ("sgd", "adamw"):
+        raise ConfigError(f"optim.name must be sgd or adamw, got {o.name!r}")
+    if o.schedule not in ("step", "cosine", "constant"):
+        raise ConfigError(f"optim.schedule must be step, cosine or constant, got {o.schedule!r}")
+    if o.schedule == "step" and len(o.milestones) != len(o.lr_values):
+        raise ConfigError("optim.milestones and optim.lr_values must have the same length")
+    if not 0 <= o.momentum < 1 or o.weight_decay < 0 or o.encoder_lr_scale < 0:
+        raise ConfigError("optim.momentum must be in [0, 1), optim.weight_decay and "
+                          "optim.encoder_lr_scale ≥ 0")
+    if o.grad_clip is not None and not o.grad_clip > 0:
+        raise ConfigError(f"optim.grad_clip must be positive or null, got {o.grad_clip}")
+    _check_model(config.model)
     return config
+
+
+# What Lightning's Trainer(precision=...) accepts.
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+              "64", "bf16", "16", "transformer-engine")
+
+
+def _check_model(section: ModelSection) -> None:
+    """Build the model without weights (meta device): bad names or arguments fail now,
+    before a run folder exists."""
+    import torch
+
+    from centrifuge.models.registry import create_model
+
+    if not isinstance(section.args, dict):
+        raise ConfigError(f"model.args must be a mapping, got {section.args!r}")
+    args = {**section.args, "encoder_init": "scratch"}
+    try:
+        with torch.device("meta"):
+            create_model(section.name, **args)
+    except CentrifugeError as e:
+        raise ConfigError(f"model: {e}") from None
 
 
 DATA_SOURCES = ("corpus", "folder", "kinetics", "synthetic", "mixed")

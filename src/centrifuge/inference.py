@@ -109,10 +109,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-# Peak memory of a forward pass, bytes per input voxel (frame × pixel), measured with
-# `benchmarks/separate.py --memory` on the I3D U-Net (bf16 autocast, CPU): the guard
-# below refuses sizes that cannot fit instead of thrashing or being killed.
-BYTES_PER_VOXEL = 2600
+# Peak memory of a forward pass per input voxel (frame × pixel): 87 B at 32×112² and
+# 172 B at 32×224² for the default model (bf16, CPU; ru_maxrss around one segment), plus
+# headroom for larger models. The guard below refuses sizes that cannot fit instead of
+# thrashing or being killed.
+BYTES_PER_VOXEL = 256
 
 
 def available_memory() -> int | None:

@@ -35,6 +35,11 @@ DECODER_CHANNELS = (256, 128, 64, 32, 16)
 ENCODER_INITS = ("scratch", "kinetics400")
 
 
+# Bounds far beyond any sensible network: a typo or a damaged checkpoint fails with a
+# line instead of allocating tens of GB.
+MAX_OUTPUTS, MAX_WIDTH, MAX_CHANNELS = 64, 4.0, 4096
+
+
 @dataclass
 class CentrifugeConfig:
     """Constructor arguments of every Centrifuge-family model (stored in checkpoints).
@@ -65,10 +70,13 @@ class CentrifugeConfig:
     def __post_init__(self):
         if self.endpoint not in SKIPS:
             raise ConfigError(f"endpoint must be one of {', '.join(SKIPS)}, got {self.endpoint!r}")
-        if not isinstance(self.n_outputs, int) or self.n_outputs < 1:
-            raise ConfigError(f"n_outputs must be a positive integer, got {self.n_outputs!r}")
-        if not self.width > 0:
-            raise ConfigError(f"width must be > 0, got {self.width}")
+        if (not isinstance(self.n_outputs, int) or isinstance(self.n_outputs, bool)
+                or not 1 <= self.n_outputs <= MAX_OUTPUTS):
+            raise ConfigError(f"n_outputs must be an integer from 1 to {MAX_OUTPUTS}, "
+                              f"got {self.n_outputs!r}")
+        if (not isinstance(self.width, (int, float)) or isinstance(self.width, bool)
+                or not 0 < self.width <= MAX_WIDTH):
+            raise ConfigError(f"width must be a number in (0, {MAX_WIDTH}], got {self.width!r}")
         if self.encoder_init not in ENCODER_INITS:
             raise ConfigError(
                 f"encoder_init must be one of {', '.join(ENCODER_INITS)}, got {self.encoder_init!r}"
@@ -80,7 +88,14 @@ class CentrifugeConfig:
             self.decoder_channels = tuple(
                 scaled(c, self.width) for c in DECODER_CHANNELS[-stages:]
             )
-        self.decoder_channels = tuple(int(c) for c in self.decoder_channels)
+        try:
+            self.decoder_channels = tuple(int(c) for c in self.decoder_channels)
+        except (TypeError, ValueError):
+            raise ConfigError(f"decoder_channels must be whole numbers, got "
+                              f"{self.decoder_channels!r}") from None
+        if not all(1 <= c <= MAX_CHANNELS for c in self.decoder_channels):
+            raise ConfigError(f"decoder_channels must be in 1..{MAX_CHANNELS}, got "
+                              f"{list(self.decoder_channels)}")
         if len(self.decoder_channels) != stages:
             raise ConfigError(
                 f"endpoint {self.endpoint} needs {stages} decoder_channels, "
@@ -94,6 +109,8 @@ class CentrifugeConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> CentrifugeConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"model arguments must be a mapping, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

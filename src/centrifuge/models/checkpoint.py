@@ -91,20 +91,30 @@ def read_metadata(path: str | os.PathLike) -> dict:
             f"{path}: safetensors file without centrifuge metadata (model_name, model_args); "
             "it was not written by this project"
         )
-    if int(raw.get("format_version", "0")) > FORMAT_VERSION:
+    try:
+        version = int(raw.get("format_version", "1"))
+    except ValueError:
+        raise ModelLoadingError(
+            f"{path}: corrupt checkpoint metadata (format_version "
+            f"{raw.get('format_version')!r} is not a number)") from None
+    if version > FORMAT_VERSION:
         raise ModelLoadingError(
             f"{path}: checkpoint format {raw['format_version']} is newer than this "
             f"visual-centrifuge understands ({FORMAT_VERSION}); upgrade the package"
         )
     try:
-        return {
-            "format_version": int(raw.get("format_version", "1")),
+        meta = {
+            "format_version": version,
             "model_name": raw["model_name"],
             **{k: json.loads(raw.get(k, "null"))
                for k in ("model_args", "train_config", "metrics", "versions")},
         }
     except json.JSONDecodeError as e:
         raise ModelLoadingError(f"{path}: corrupt checkpoint metadata ({e})") from None
+    if not isinstance(meta["model_args"], dict):
+        raise ModelLoadingError(f"{path}: corrupt checkpoint metadata (model_args is a "
+                                f"{type(meta['model_args']).__name__}, not a mapping)")
+    return meta
 
 
 def _existing(path) -> Path:
@@ -114,13 +124,24 @@ def _existing(path) -> Path:
     return path
 
 
-def _build(model_name: str, model_args: dict, path: Path):
+def _build(model_name: str, model_args: dict, path: Path, shapes: dict | None = None):
+    """Rebuild the model; with ``shapes`` (name → shape of the stored weights), check them
+    on a weightless copy first, so a damaged file never allocates a wrong-sized model."""
     from centrifuge.models.registry import create_model
 
+    if not isinstance(model_args, dict):
+        raise ModelLoadingError(f"{path}: corrupt checkpoint metadata (model_args is not a "
+                                "mapping)")
     # Pretrained encoder weights are already inside the checkpoint: never fetch them.
     args = {**model_args, "encoder_init": "scratch"}
     try:
+        if shapes is not None:
+            with torch.device("meta"):
+                ghost = create_model(model_name, **args)
+            _check_shapes(ghost, shapes, path)
         model = create_model(model_name, **args)
+    except ModelLoadingError:
+        raise
     except CentrifugeError as e:
         raise ModelLoadingError(f"{path}: cannot rebuild its model ({e})") from None
     # ...but the record keeps how the encoder was initialised when it was trained.
@@ -128,11 +149,11 @@ def _build(model_name: str, model_args: dict, path: Path):
     return model
 
 
-def _load_state(model, state: dict, path: Path) -> None:
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+def _check_shapes(model, shapes: dict, path: Path) -> None:
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(own) - set(shapes))
+    unexpected = sorted(set(shapes) - set(own))
+    wrong = sorted(k for k in set(own) & set(shapes) if own[k] != tuple(shapes[k]))
     if missing or unexpected or wrong:
         example = (missing + unexpected + wrong)[0]
         raise ModelLoadingError(
@@ -140,6 +161,11 @@ def _load_state(model, state: dict, path: Path) -> None:
             f"{len(unexpected)} unexpected, {len(wrong)} of another shape, e.g. {example}); "
             "the file is damaged or its metadata was edited"
         )
+
+
+def _load_state(model, state: dict, path: Path) -> None:
+    own = model.state_dict()
+    _check_shapes(model, {k: tuple(v.shape) for k, v in state.items()}, path)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
 
@@ -150,8 +176,10 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
     if path.suffix == ".ckpt":
         return _load_lightning(path, device)
     meta = read_metadata(path)
-    model = _build(meta["model_name"], meta["model_args"], path)
     try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+        model = _build(meta["model_name"], meta["model_args"], path, shapes)
         with safe_open(str(path), framework="pt") as f:
             state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     except (SafetensorError, OSError) as e:

@@ -13,6 +13,7 @@ A run lives in ``<out_dir>/<config name>-<timestamp>/``::
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import time
 from pathlib import Path
 
@@ -49,13 +50,34 @@ def resolve_resume(resume: str | Path) -> tuple[Path, Path]:
     return run_dir, ckpt
 
 
+def check_checkpoint(ckpt: Path) -> None:
+    """Refuse a damaged or foreign ``.ckpt`` before anything is built (plain data only:
+    ``weights_only`` never runs code from the file)."""
+    import torch
+
+    try:
+        data = torch.load(ckpt, map_location="cpu", weights_only=True)
+        ok = isinstance(data, dict) and {"state_dict", "global_step"} <= set(data)
+    except Exception as e:  # noqa: BLE001 - any failure means: not our checkpoint
+        raise ConfigError(f"{ckpt}: not a centrifuge training checkpoint "
+                          f"({str(e).splitlines()[0][:100]})") from None
+    if not ok:
+        raise ConfigError(f"{ckpt}: not a centrifuge training checkpoint (no state_dict / "
+                          "global_step)")
+
+
 def config_for_resume(resume: str | Path, overrides: list[str] = ()) -> TrainConfig:
     """The configuration a run was started with, plus ``key=value`` overrides."""
     run_dir, _ = resolve_resume(resume)
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         raise ConfigError(f"{run_dir}: no config.yaml; pass --config to resume this checkpoint")
-    config = config_from_dict(yaml.safe_load(saved.read_text()))
+    try:
+        data = yaml.safe_load(saved.read_text())
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{saved}: unreadable ({str(e).splitlines()[0]}); this is not a "
+                          "run folder `centrifuge train` wrote") from None
+    config = config_from_dict(data if isinstance(data, dict) else {"_": data})
     if overrides:
         base = load_config(None, list(overrides))
         config = config_from_dict(_overlay(config.to_dict(), base.to_dict(), overrides))
@@ -136,7 +158,9 @@ def train(
     ckpt = None
     if resume is not None:
         run_dir, ckpt = resolve_resume(resume)
+        check_checkpoint(ckpt)
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
+    created = not run_dir.exists()
     t = config.trainer
     L.seed_everything(t.seed, workers=False, verbose=False)
     module = CentrifugeModule(
@@ -146,6 +170,10 @@ def train(
     )
     datamodule = BlendedDataModule(config.data, total_batches=t.max_steps * t.accumulate,
                                    accumulate=t.accumulate)
+    # Missing data fails here, before Lightning's banner and before a run folder exists;
+    # the real setup (which knows the world size) happens inside fit.
+    datamodule.setup("fit")
+    datamodule.train_set = datamodule.val_set = None
     trainer = build_trainer(config, run_dir, extra_callbacks, **trainer_kwargs)
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +184,8 @@ def train(
     except BaseException as e:
         if type(e).__name__ == "SIGTERMException" and stopper.saved:
             raise TrainingInterrupted(stopper.checkpoint, trainer.global_step) from None
+        if created and not any((run_dir / "checkpoints").glob("*.ckpt")):
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing to resume: leave no trace
         raise
     if stopper.saved:
         raise TrainingInterrupted(stopper.checkpoint, trainer.global_step)

@@ -11,6 +11,7 @@ import argparse
 import math
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -413,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    previous_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     # train: Lightning turns SIGTERM into a checkpoint (train/callbacks.py)
     previous = _terminate_as_interrupt() if args.command != "train" else None
     try:
@@ -433,8 +435,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("centrifuge: interrupted; nothing partial was left", file=sys.stderr)
         return 130
     finally:
+        warnings.formatwarning = previous_format
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"centrifuge: warning: {message}\n"
 
 
 def _terminate_as_interrupt():

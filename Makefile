@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: install
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/loader.py
 	$(BIN)/python benchmarks/separate.py
+
+fuzz: install
+	$(BIN)/python benchmarks/fuzz.py --rounds 200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,9 +2,11 @@
 
 1. frames/s of :class:`Separator` at 112² and 224² (segment 32, overlap 0.25), fp32 vs
    bf16 autocast;
-2. peak RSS of ``centrifuge separate`` on a 10-second and a 10-minute 224p video (the
-   videos are written once into ``--work``); it must stay flat with length;
-3. seam error: on a blend of two corpus val clips separated in short segments, the mean
+2. the whole ``centrifuge separate`` against the model alone on a 250-frame 398×224
+   clip with sound (frames/s and their ratio);
+3. peak RSS of ``centrifuge separate`` on a 10-second and a 10-minute 224p video with
+   stereo sound (written once into ``--work``); it must stay flat with length;
+4. seam error: on a blend of two corpus val clips separated in short segments, the mean
    frame-to-frame change of the layers over segment transitions (the last frame of a
    segment through the cross-faded frames) divided by the change elsewhere (1.0 = seams
    invisible), with and without layer re-ordering.
@@ -62,12 +64,44 @@ def speed(model: str, reps: int) -> None:
 
 
 def write_long_video(path: Path, seconds: float, fps: int = 25, size=(224, 398)) -> None:
+    """Drifting textures with a stereo 44.1 kHz soundtrack, written piece by piece."""
     if path.exists():
         return
     block = synthetic_frames(50, *size)
-    with VideoWriter(path, fps, preset="ultrafast") as w:
+    rate = 44100
+    t = np.arange(int(rate * len(block) / fps)) / rate
+    tone = np.stack([0.2 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)])
+    with VideoWriter(path, fps, preset="ultrafast", audio_rate=rate, audio_channels=2) as w:
         for i in range(int(seconds * fps) // len(block)):
             w.write(block if i % 2 == 0 else block[::-1])
+            w.write_audio(tone.astype(np.float32))
+
+
+def pipeline(model: str, work: Path) -> None:
+    """The whole command against the model alone, on a 250-frame 398×224 clip with sound."""
+    import json
+
+    from centrifuge.cli import main as cli
+
+    work.mkdir(parents=True, exist_ok=True)
+    video = work / "clip_10s.mp4"
+    write_long_video(video, 10)
+    frames = frames_to_tensor(read_video(video).frames)
+    sep = Separator(model, progress=False)
+    sep.separate(frames[:, :32])  # warm-up
+    t = time.perf_counter()
+    sep.separate(frames)
+    model_fps = frames.shape[1] / (time.perf_counter() - t)
+    print("| run | frames/s | / model alone |")
+    print("|---|---|---|")
+    print(f"| model alone (`Separator.separate` on decoded frames) | {model_fps:.1f} | 1.00 |")
+    for label, extra in (("`centrifuge separate` (layers, mosaic, contact, report)", []),
+                         ("`centrifuge separate --no-mosaic`", ["--no-mosaic"])):
+        out = work / "pipe"
+        cli(["separate", str(video), "-o", str(out), "-n", model, "--force", *extra])
+        summary = json.loads(next(out.rglob("clip_10s/summary.json")).read_text())
+        fps = summary["timings_s"]["frames_per_s"]
+        print(f"| {label} | {fps:.1f} | {fps / model_fps:.2f} |", flush=True)
 
 
 def peak_rss(model: str, video: Path, out: Path) -> tuple[float, float]:
@@ -86,11 +120,12 @@ def peak_rss(model: str, video: Path, out: Path) -> tuple[float, float]:
     return rss_kib / 1024, wall
 
 
-def memory(model: str, work: Path) -> None:
+def memory(model: str, work: Path, long_s: int = 600) -> None:
     work.mkdir(parents=True, exist_ok=True)
     print("| video | frames | peak RSS (MiB) | wall (s) |")
     print("|---|---|---|---|")
-    for label, seconds in (("10 s, 398×224", 10), ("10 min, 398×224", 600)):
+    for label, seconds in (("10 s, 398×224, stereo sound", 10),
+                           (f"{long_s / 60:g} min, 398×224, stereo sound", long_s)):
         video = work / f"long_{seconds}s.mp4"
         write_long_video(video, seconds)
         rss, wall = peak_rss(model, video, work / "out")
@@ -130,14 +165,20 @@ def main(argv=None) -> None:
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-seams", action="store_true")
+    p.add_argument("--skip-pipeline", action="store_true")
+    p.add_argument("--long-seconds", type=int, default=600,
+                   help="length of the long video of the memory test (600)")
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, model {args.model}\n")
     if not args.skip_speed:
         speed(args.model, args.reps)
         print()
+    if not args.skip_pipeline:
+        pipeline(args.model, args.work)
+        print()
     if not args.skip_memory:
-        memory(args.model, args.work)
+        memory(args.model, args.work, args.long_seconds)
         print()
     if not args.skip_seams:
         seam_error(args.model, segment=16, overlap=0.25)

@@ -49,6 +49,12 @@ def test_reordering_stitches_permuted_segments_consistently(segment, overlap):
     assert out.shape == (2, 3, 40, 16, 16)
     if overlap:
         assert torch.allclose(out[0], l1, atol=1e-6) and torch.allclose(out[1], l2, atol=1e-6)
+    else:  # nothing shared, nothing to re-order by: each segment's output exactly as given
+        for k, s in enumerate(starts):
+            a, b = (l2, l1) if k % 2 else (l1, l2)
+            part = slice(s, s + segment)
+            assert torch.equal(out[0][:, part], a[:, part])
+            assert torch.equal(out[1][:, part], b[:, part])
 
 
 def test_without_reordering_the_layers_swap():
@@ -92,3 +98,26 @@ def test_separator_rejects_bad_settings():
         Separator("no-such-model")
     with pytest.raises(CentrifugeError, match=r"\(T, H, W, 3\)"):
         Separator(model).separate(np.zeros((4, 8, 8), np.uint8))
+
+
+def test_separate_honours_max_size():
+    torch.manual_seed(0)
+    sep = Separator(create_model("centrifuge_tiny", n_outputs=2).eval(), segment=8,
+                    max_size=24, progress=False)
+    out = sep.separate(frames_to_tensor(moving_pattern(10, 32, 48)))
+    assert out.shape == (2, 3, 10, 16, 24)
+
+
+def test_shifts_average_the_reordered_flipped_views():
+    from centrifuge.inference import match_layers
+
+    torch.manual_seed(0)
+    model = create_model("centrifuge_tiny", n_outputs=2).eval()
+    x = frames_to_tensor(moving_pattern(8, 16, 24))
+    plain = Separator(model, segment=8, precision="fp32", progress=False)
+    two = Separator(model, segment=8, precision="fp32", shifts=2, progress=False)
+    a = plain.separate_segment(x)
+    b = plain.separate_segment(x.flip(3)).flip(4)
+    expected = (a + b[match_layers(a, b)]) / 2
+    assert torch.allclose(two.separate_segment(x), expected, atol=1e-5)
+    assert not torch.allclose(expected, a, atol=1e-4)  # the view did change something

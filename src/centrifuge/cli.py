@@ -274,6 +274,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("--split", choices=["val", "train"], default="val",
                    help="corpus split to blend (train: new crops of the training videos)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--shifts", type=int, choices=[1, 2, 3, 4], default=1,
+                   help="test-time augmentation views, as in `separate --shifts`")
     p.add_argument("--rules", action="store_true",
                    help="also print every --layers 2 selection rule (the JSON has them all)")
     p.set_defaults(run=_run_evaluate)
@@ -289,7 +291,8 @@ def _run_evaluate(args) -> int:
     if args.json:  # before minutes of work, never over the model it evaluates
         check_output_file(args.json, inputs=[args.model], flag="--json")
     sep = Separator(args.model, device=args.device, precision=args.precision,
-                    segment=args.frames, overlap=0.0, max_size=None, progress=False)
+                    segment=args.frames, overlap=0.0, max_size=None, shifts=args.shifts,
+                    progress=False)
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
                                size=args.size, root=args.root, split=args.split)
                for b in args.blend]

@@ -231,7 +231,7 @@ class Separator:
     def separate_segment(self, video: torch.Tensor) -> torch.Tensor:
         """One segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
         clamped to [0, 1]); with ``shifts`` > 1, the re-ordered average over views."""
-        out = self._forward(video)
+        out = self._forward(video).clone()  # a normal tensor: updated in place below
         for flip_w, reverse_t in VIEWS[1 : self.shifts]:
             dims = [d for d, on in ((3, flip_w), (1, reverse_t)) if on]
             view = self._forward(video.flip(dims))
@@ -239,7 +239,7 @@ class Separator:
             out += view[match_layers(out, view)] if self.n_layers > 1 else view
         if self.shifts > 1:
             out /= self.shifts
-        return out.cpu().clone()  # a normal tensor: callers update it in place
+        return out.cpu()
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(H, W) the video is processed and written at: its own size, or scaled to fit

@@ -32,9 +32,13 @@ def layer_names(fmt: str, k: int) -> list[str]:
 
 
 class Mp4Layer:
+    """``layer_i.mp4`` with the input's sound (also the base of :class:`Mosaic`)."""
+
+    crf = LAYER_CRF
+
     def __init__(self, path: Path, fps: float, audio_rate=None, audio_channels=None):
         self.writer = VideoWriter(path, fps, audio_rate=audio_rate or 16000,
-                                  audio_channels=audio_channels, crf=LAYER_CRF,
+                                  audio_channels=audio_channels, crf=self.crf,
                                   preset=LAYER_PRESET)
 
     def write(self, frames, times, sound=None):
@@ -131,25 +135,19 @@ def _shrink(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
                      for f in frames])
 
 
-class Mosaic:
+class Mosaic(Mp4Layer):
     """``mosaic.mp4``: input and layers side by side, with the input's sound."""
+
+    crf = 23  # a preview: smaller file
 
     def __init__(self, path: Path, fps: float, size, k: int, audio_rate=None,
                  audio_channels=None):
+        super().__init__(path, fps, audio_rate, audio_channels)
         self.tile = mosaic_size(*size, k)
-        self.writer = VideoWriter(path, fps, audio_rate=audio_rate or 16000,
-                                  audio_channels=audio_channels, crf=23, preset=LAYER_PRESET)
 
     def write(self, tiles: list[np.ndarray], times, sound=None):
-        self.writer.write(np.concatenate([_shrink(t, self.tile) for t in tiles], axis=2), times)
-        if sound is not None:
-            self.writer.write_audio(sound)
-
-    def close(self):
-        self.writer.close()
-
-    def abort(self):
-        self.writer.abort()
+        super().write(np.concatenate([_shrink(t, self.tile) for t in tiles], axis=2), times,
+                      sound)
 
 
 class ContactSheet:

@@ -118,11 +118,15 @@ def _run_train(args) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
     return value
@@ -139,10 +143,7 @@ def _fraction(text: str) -> float:
 
 
 def _size_limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole_number(text)
     if value < 0 or 0 < value < 16:
         raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or at least 16, "
                                          f"got {value}")
@@ -426,9 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"centrifuge: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # the file system refused (full, read-only, gone): not a bug
-        from centrifuge.outputs import reraise_oserror
+        from centrifuge.outputs import write_error
 
-        print(f"centrifuge: error: {reraise_oserror(e)}", file=sys.stderr)
+        print(f"centrifuge: error: {write_error(e)}", file=sys.stderr)
         return 2
     except MemoryError:
         print("centrifuge: error: out of memory; pass a smaller --max-size or --segment",

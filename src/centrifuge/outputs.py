@@ -288,7 +288,7 @@ class OutputFolder:
             remove_empty(self._created)
 
 
-def reraise_oserror(e: OSError) -> CentrifugeError:
+def write_error(e: OSError) -> CentrifugeError:
     """An :class:`OSError` met while writing, as the one-line error the CLI prints."""
     path = Path(e.filename) if e.filename else Path("output")
     return VideoWriteError(f"writing {_describe_oserror(e, path)}; check free space and "

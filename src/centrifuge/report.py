@@ -47,13 +47,11 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _figure(label: str, src: str | None) -> str:
-    if src is None:
-        return ""
-    media = (f'<video class="sync" src="{html.escape(src)}" preload="auto" muted '
-             'playsinline></video>' if src.endswith(".mp4") else
-             f'<img src="{html.escape(src)}" alt="{html.escape(label)}">')
-    return f"<figure><figcaption>{html.escape(label)}</figcaption>{media}</figure>"
+def _figure(label: str, video: str | None) -> str:
+    """A labelled, synchronised video; without one (png/npz layers) just its name."""
+    body = (f'<video class="sync" src="{html.escape(video)}" preload="auto" muted '
+            'playsinline></video>' if video else f"<p>{html.escape(label)}</p>")
+    return f"<figure><figcaption>{html.escape(label)}</figcaption>{body}</figure>"
 
 
 def render_report(folder: Path, summary: dict) -> str:
@@ -65,11 +63,8 @@ def render_report(folder: Path, summary: dict) -> str:
     if (folder / "mosaic.mp4").exists():
         videos.append(_figure("input | outputs (mosaic, with sound)", "mosaic.mp4"))
     for name, info in layers.items():
-        src = name if name.endswith(".mp4") else None
         label = f"{name} (model output {info['model_output']})"
-        videos.append(_figure(label, src) if src else
-                      f"<figure><figcaption>{html.escape(label)}</figcaption>"
-                      f"<p>{html.escape(name)} ({summary['settings']['format']})</p></figure>")
+        videos.append(_figure(label, name if name.endswith(".mp4") else None))
     stats = _table(["layer", "model output", "mean RGB", "std", "mean |layer − input|"],
                    [[k, v["model_output"], ", ".join(f"{c:.3f}" for c in v["mean_rgb"]),
                      f"{v['std']:.4f}", f"{v['mean_abs_diff_to_input']:.4f}"]

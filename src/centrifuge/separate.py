@@ -20,6 +20,7 @@ frames, so memory stays flat with video length, sound or not.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -42,7 +43,7 @@ from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, ten
 from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
 from centrifuge.report import write_report
 from centrifuge.selection import DEFAULT_RULE, RULES, PairStats
-from centrifuge.sinks import FORMATS, ContactSheet, Mosaic, layer_names, open_layer
+from centrifuge.sinks import FORMATS, SUFFIX, ContactSheet, Mosaic, layer_names, open_layer
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
                   ".wmv", ".flv", ".ogv", ".3gp", ".gif"}
@@ -228,8 +229,7 @@ class _Encoder:
         self.sound = self._open_sound(info)
         rate = self.sound.rate if self.sound else None
         channels = self.sound.channels if self.sound else None
-        suffix = {"mp4": ".mp4", "npz": ".npz", "png": ""}[fmt]
-        self.paths = [work / f"all_{i}{suffix}" for i in range(n)]
+        self.paths = [work / f"all_{i}{SUFFIX[fmt]}" for i in range(n)]
         self.layers = [open_layer(fmt, p, info.fps, rate, channels) for p in self.paths]
         self.mosaic = (Mosaic(work / "mosaic.mp4", info.fps, size, n, rate, channels)
                        if mosaic else None)
@@ -312,19 +312,13 @@ class _Encoder:
 
     def abort(self) -> None:
         self.stop.set()
-        with_timeout_put(self.queue, None)
+        with contextlib.suppress(queue.Full):
+            self.queue.put(None, timeout=1)  # wakes the thread if it waits for work
         self.thread.join(timeout=30)
         for sink in [*self.layers, *([self.mosaic] if self.mosaic else [])]:
             sink.abort()
         if self.sound:
             self.sound.close()
-
-
-def with_timeout_put(q: queue.Queue, item) -> None:
-    try:
-        q.put(item, timeout=1)
-    except queue.Full:
-        pass
 
 
 def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, select: str,

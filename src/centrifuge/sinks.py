@@ -25,10 +25,12 @@ LAYER_PRESET = "veryfast"  # x264: ~3x faster than "fast" here, same CRF quality
 LAYER_CRF = 18
 
 
+SUFFIX = {"mp4": ".mp4", "npz": ".npz", "png": ""}  # png: a folder of frames
+
+
 def layer_names(fmt: str, k: int) -> list[str]:
     """The entries ``k`` layers take in the output folder for one format."""
-    suffix = {"mp4": ".mp4", "npz": ".npz", "png": ""}[fmt]
-    return [f"layer_{i}{suffix}" for i in range(k)]
+    return [f"layer_{i}{SUFFIX[fmt]}" for i in range(k)]
 
 
 class Mp4Layer:
@@ -171,7 +173,7 @@ class ContactSheet:
         self.seen += len(times)
 
     def save(self, path: Path) -> None:
-        if not self.columns and self.seen:
+        if not self.columns:
             return
         h, w = self.tile
         font = ImageFont.load_default()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from centrifuge.errors import AudioError
-from centrifuge.io.media import open_input, short_error, start_time
+from centrifuge.io.media import decode_tolerantly, open_input, short_error, start_time
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -161,40 +161,27 @@ class AudioStream:
         self._frames = self._decode()
         self._pending = np.zeros((self.channels, 0), np.float32)
         self._position = 0  # samples handed out so far
-        self._started = False
         self.warning: str | None = None
 
     def _decode(self):
-        errors = 0
-        demux = self._container.demux(self._stream)
-        while True:
-            try:
-                packet = next(demux)
-                frames = packet.decode()
-            except StopIteration:
-                break
-            except av.error.FFmpegError as e:
-                errors += 1
-                if errors > 64:  # a run of errors: the rest of the track is gone
-                    self._warn(f"audio damaged after {self._seconds():.1f} s ({short_error(e)})")
-                    break
-                continue
-            errors = 0
-            for frame in frames:
-                if not self._started:
-                    self._started = True
-                    lead = (frame.time - self._t0) if frame.time is not None else 0.0
-                    if lead > 0:  # the sound starts late: keep it in sync with silence
-                        yield np.zeros((self.channels, int(round(lead * self.rate))), np.float32)
-                for rf in self._resampler.resample(frame):
-                    yield rf.to_ndarray()
-            if packet.size == 0:
-                break
+        started = False
+        for frame in decode_tolerantly(self._container, self._stream, self._on_error):
+            if not started:
+                started = True
+                lead = (frame.time - self._t0) if frame.time is not None else 0.0
+                if lead > 0:  # the sound starts late: keep it in sync with silence
+                    yield np.zeros((self.channels, int(round(lead * self.rate))), np.float32)
+            for rf in self._resampler.resample(frame):
+                yield rf.to_ndarray()
         try:
             for rf in self._resampler.resample(None):
                 yield rf.to_ndarray()
         except av.error.FFmpegError:
             pass
+
+    def _on_error(self, error, gave_up) -> None:
+        if gave_up:  # a run of errors: the rest of the track is gone
+            self._warn(f"audio damaged after {self._seconds():.1f} s ({short_error(error)})")
 
     def _seconds(self) -> float:
         return (self._position + self._pending.shape[1]) / self.rate

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 
 from centrifuge.errors import VideoReadError
+
+# Consecutive undecodable packets after which a stream is treated as ended: a truncated
+# or corrupt tail produces a run of errors, and going on would only spin.
+MAX_CONSECUTIVE_ERRORS = 64
 
 
 def open_input(path: str | os.PathLike) -> av.container.InputContainer:
@@ -48,3 +53,29 @@ def start_time(stream) -> float:
     if stream.start_time is None or stream.time_base is None:
         return 0.0
     return float(stream.start_time * stream.time_base)
+
+
+def decode_tolerantly(container, stream, on_error=None) -> Iterator:
+    """Decoded frames of ``stream``, skipping damaged packets; a run of more than
+    :data:`MAX_CONSECUTIVE_ERRORS` ends the stream. ``on_error(error, gave_up)`` hears of
+    each skipped packet (``gave_up`` on the one that ends it)."""
+    consecutive = 0
+    demux = container.demux(stream)
+    while True:
+        try:
+            packet = next(demux)
+            decoded = packet.decode()
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:
+            consecutive += 1
+            gave_up = consecutive > MAX_CONSECUTIVE_ERRORS
+            if on_error is not None:
+                on_error(e, gave_up)
+            if gave_up:
+                return
+            continue
+        consecutive = 0
+        yield from decoded
+        if packet.size == 0:  # the flush packet: the stream is over
+            return

@@ -24,7 +24,7 @@ import numpy as np
 
 from centrifuge.errors import VideoReadError
 from centrifuge.io.audio import read_audio
-from centrifuge.io.media import open_input, start_time
+from centrifuge.io.media import decode_tolerantly, open_input, start_time
 
 __all__ = [
     "TruncatedVideoWarning",
@@ -35,10 +35,6 @@ __all__ = [
     "probe",
     "read_video",
 ]
-
-# Consecutive undecodable packets after which a stream is treated as ended: a truncated
-# or corrupt tail produces a run of errors, and going on would only spin.
-_MAX_CONSECUTIVE_ERRORS = 64
 
 
 class TruncatedVideoWarning(UserWarning):
@@ -232,24 +228,10 @@ class _Decoder:
             yield frame
 
     def _raw_frames(self) -> Iterator[av.VideoFrame]:
-        consecutive = 0
-        demux = self.container.demux(self.stream)
-        while True:
-            try:
-                packet = next(demux)
-                decoded = packet.decode()
-            except StopIteration:
-                break
-            except av.error.FFmpegError:
-                self.errors += 1
-                consecutive += 1
-                if consecutive > _MAX_CONSECUTIVE_ERRORS:
-                    break
-                continue
-            consecutive = 0
-            yield from decoded
-            if packet.size == 0:  # the flush packet: the stream is over
-                break
+        return decode_tolerantly(self.container, self.stream, on_error=self._count_error)
+
+    def _count_error(self, error, gave_up) -> None:
+        self.errors += 1
 
     def close(self):
         self.container.close()

@@ -11,7 +11,8 @@ from centrifuge.data.pairs import BlendConfig, BlendedPairs
 from centrifuge.data.superpixels import supervoxels
 from centrifuge.data.videos import folder_entries, kinetics_entries, make_entries
 from centrifuge.errors import ConfigError
-from centrifuge.io import read_video, write_video
+from centrifuge.io import read_audio, read_video, write_video
+from centrifuge.io.audio import control_spectrogram
 
 from conftest import moving_pattern
 
@@ -232,5 +233,9 @@ def test_audio_spectrogram_of_the_first_video(video_folder):
     for i in range(4):
         item = ds[i]
         assert item["meta"]["source1"] in ("a/one.mp4", "b/three.mp4")  # the ones with sound
-        assert item["audio"].shape == (257, 101)  # 10 frames at 10 fps = 1 s
-        assert torch.isfinite(item["audio"]).all()
+        assert item["audio"].shape == (257, 40)  # 4 spectrogram frames per video frame
+        # it is the sound of V¹'s own window: [start, start + 10 frames) at 10 fps
+        wave = read_audio(video_folder / item["meta"]["source1"])
+        first = item["meta"]["start1"] * 1600
+        expected = control_spectrogram(np.pad(wave, (0, 16000))[first : first + 16000], 10)
+        torch.testing.assert_close(item["audio"], expected)

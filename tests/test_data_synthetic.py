@@ -88,7 +88,7 @@ def test_sampler_feeds_blended_pairs_and_mixes_with_real(bank):
     class Real:  # a stand-in real source that marks its clips
         span = 6
 
-        def sample(self, rng, *, exclude=None, audio=False):
+        def sample(self, rng, *, exclude=None, audio=False, audio_offset=0.0):
             from centrifuge.data.clips import Clip
             from centrifuge.data.videos import VideoEntry
 
@@ -97,8 +97,42 @@ def test_sampler_feeds_blended_pairs_and_mixes_with_real(bank):
     mixed = BlendedPairs(MixedSource(Real(), synth, 0.5), 40, seed=0)
     sources = {mixed[i]["meta"]["source1"].split(":")[0] for i in range(40)}
     assert sources == {"real", "synthetic"}
-    with pytest.raises(ConfigError, match="no soundtrack"):
-        synth.sample(np.random.default_rng(0), audio=True)
+
+
+def test_synthetic_soundtrack_follows_the_motion(bank):
+    from centrifuge.data.soundtrack import draw_sounds, soundtrack
+
+    synth = SyntheticSampler(bank, frames=16, crop=32, fps=25.0)
+    silent = synth.sample(np.random.default_rng(3))
+    loud = synth.sample(np.random.default_rng(3), audio=True)
+    # sound is drawn after the picture: asking for it leaves the video unchanged
+    assert np.array_equal(silent.frames, loud.frames) and silent.audio is None
+    assert loud.audio.shape == (16000 * 16 // 25,) and loud.audio.dtype == np.float32
+    assert 0 < np.abs(loud.audio).max() <= 0.5 + 1e-6
+    # one sprite that stops halfway and a still camera: the sound dies when it stops
+    rng = np.random.default_rng(0)
+    scene = draw_scene(rng, bank, 16, SyntheticConfig(sprites=[1, 1]))
+    scene["paths"][0] = [[0.0, 2.0, 2.0], [0.0, 0.0, 0.0]]  # y' = 2 + 4(τ − ½): 0 at τ = 0
+    scene["camera"][:] = 0
+    sounds = draw_sounds(rng, scene)
+    sounds["noisy"][:] = False
+    sounds["hum_level"] = 0.0
+    wave = soundtrack(scene, sounds, 16, 25.0)
+    quarter = len(wave) // 4
+    start = np.abs(wave[600 : quarter // 2]).mean()  # after the click of the turn at τ = 0
+    end = np.abs(wave[-quarter:]).mean()
+    assert end > 3 * start  # speed 0 → 4 frame widths per clip: quiet → loud
+    scene["paths"][0] = 0.0  # a sprite that does not move makes no sound
+    assert np.abs(soundtrack(scene, sounds, 16, 25.0)).max() < 0.01
+    scene["paths"][0] = [[0.0, 2.0, 2.0], [0.0, 0.0, 0.0]]
+
+    def envelope(w):
+        return np.sqrt(np.square(w[: len(w) // 160 * 160]).reshape(-1, 160).mean(1))
+
+    # an offset window is the same scene's sound later on: its loudness curve continues
+    later = soundtrack(scene, sounds, 16, 25.0, offset_s=0.2)
+    a, b = envelope(wave)[20:], envelope(later)[: len(envelope(wave)) - 20]
+    assert np.corrcoef(a, b)[0, 1] > 0.9
 
 
 def test_bad_generator_settings_are_refused():

@@ -171,10 +171,12 @@ def most_dissimilar_pair(outputs: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class LossWeights:
-    """Weights of the optional terms the paper tried (both off by default, §4.1)."""
+    """Weights of the optional terms the CVPR paper tried (both off by default, §4.1),
+    and of C3's control regression (ICCV eq. 6; it reaches only the regressor)."""
 
     recomposition: float = 0.0
     diversity: float = 0.0
+    control: float = 1.0
 
 
 def centrifuge_loss(
@@ -207,3 +209,52 @@ def centrifuge_loss(
             total = total - weights.diversity * div
             parts["diversity"] = div.detach()
     return total, parts
+
+
+# -- control (ICCV 2019 §3.3, §4.1) ------------------------------------------------------
+
+
+def deterministic_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Eq. (5): ``ℓ(V¹, O¹) + ℓ(V², O²)`` — the audio's video in slot 1, per sample ``(B,)``.
+
+    Shape: outputs ``(B, 2, 3, T, H, W)``, targets ``(B, 2, 3, T, H, W)``."""
+    if outputs.shape[1] != 2 or targets.shape[1] != 2:
+        raise ValueError("deterministic control needs exactly 2 outputs and 2 targets")
+    return reconstruction_loss(targets[:, 0], outputs[:, 0]) + reconstruction_loss(
+        targets[:, 1], outputs[:, 1])
+
+
+def control_regression_loss(scores: torch.Tensor, outputs: torch.Tensor,
+                            desired: torch.Tensor) -> torch.Tensor:
+    """Eq. (6): ``Σ_i |s_i − ℓ(V¹, sg(O_i))|`` per sample ``(B,)``; the stop-gradient
+    keeps this loss from shaping the outputs.
+
+    Shape: scores ``(B, n)``, outputs ``(B, n, 3, T, H, W)``, desired V¹ ``(B, 3, T, H, W)``."""
+    with torch.no_grad():
+        target = pairwise_loss(desired[:, None].float(), outputs.detach().float())[:, 0]
+    return (scores.float() - target).abs().sum(-1)
+
+
+# Share of the spread of ℓ(V¹, O_i) within which a choice still counts as right (§4.1).
+CONTROL_THRESHOLD = 0.2
+
+
+def control_correct(desired_loss: torch.Tensor, chosen: torch.Tensor,
+                    threshold: float = CONTROL_THRESHOLD) -> torch.Tensor:
+    """The paper's control-accuracy rule, per sample ``(B,)`` bool: the chosen output c
+    is right if ``ℓ(V¹, O_c) < min_i ℓ(V¹, O_i) + t`` with
+    ``t = threshold · (max_i − min_i)`` (near-identical outputs count alike).
+
+    Args:
+        desired_loss: ``ℓ(V¹, O_i)`` for every output, ``(B, n)``.
+        chosen: index c of the attended output, ``(B,)``."""
+    lo, hi = desired_loss.min(-1).values, desired_loss.max(-1).values
+    picked = desired_loss.gather(1, chosen.long()[:, None])[:, 0]
+    return picked < lo + threshold * (hi - lo)
+
+
+def control_chance(desired_loss: torch.Tensor, threshold: float = CONTROL_THRESHOLD
+                   ) -> torch.Tensor:
+    """Accuracy of choosing an output uniformly at random under the same rule, ``(B,)``."""
+    lo, hi = desired_loss.min(-1, keepdim=True).values, desired_loss.max(-1, keepdim=True).values
+    return (desired_loss < lo + threshold * (hi - lo)).float().mean(-1)

@@ -29,6 +29,7 @@ from centrifuge.data.augment import AugmentConfig
 from centrifuge.data.videos import VideoEntry
 from centrifuge.errors import AudioError, CentrifugeError, ConfigError
 from centrifuge.io import probe, read_audio, read_video
+from centrifuge.io.audio import SAMPLE_RATE, SILENCE_RMS
 
 log = logging.getLogger("centrifuge.data")
 
@@ -160,10 +161,12 @@ class ClipSampler:
         entry.segments = [(first, last)]
 
     def sample(
-        self, rng: np.random.Generator, *, exclude: str | None = None, audio: bool = False
+        self, rng: np.random.Generator, *, exclude: str | None = None, audio: bool = False,
+        audio_offset: float = 0.0,
     ) -> Clip:
         """Draw one clip; ``exclude`` a scene (:attr:`VideoEntry.scene`); ``audio`` only
-        from videos with sound."""
+        from videos with sound that is not silent, with the sound of the clip's window
+        shifted by ``audio_offset`` seconds (ICCV Appendix C)."""
         for _ in range(4 * len(self.entries) + 16):
             if self._weights is None:
                 i = int(rng.integers(len(self.entries)))
@@ -173,7 +176,7 @@ class ClipSampler:
             if i in self._bad or entry.scene == exclude or (audio and entry.has_audio is False):
                 continue
             try:
-                clip = self._load(i, rng, audio)
+                clip = self._load(i, rng, audio, audio_offset)
             except (CentrifugeError, OSError, ValueError) as e:
                 self._skip(i, str(e))
                 continue
@@ -185,11 +188,15 @@ class ClipSampler:
             + (", audio required" if audio else "") + "); use shorter clips or more videos"
         )
 
-    def _load(self, i: int, rng: np.random.Generator, audio: bool) -> Clip | None:
+    def _load(self, i: int, rng: np.random.Generator, audio: bool,
+              audio_offset: float = 0.0) -> Clip | None:
         entry = self.entries[i]
         if entry.segments is None:
             self._prepare(entry)
         if audio and not entry.has_audio:
+            return None
+        if audio and self._soundtrack(entry) is None:
+            self._skip(i, "its soundtrack is silent")
             return None
         # Speed augmentation: a larger frame step where the shot is long enough (not with
         # sound, which would have to be sped up with the frames).
@@ -219,7 +226,7 @@ class ClipSampler:
             self._skip(i, f"decoded {len(frames)} of {self.frames} frames at frame {start}")
             return None
         frames = self._crop(frames, rng)
-        wave = self._audio(entry, start, span) if audio else None
+        wave = self._audio(entry, start, span, audio_offset) if audio else None
         return Clip(np.ascontiguousarray(frames), entry, start, entry.fps, wave)
 
     def _crop(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -235,17 +242,27 @@ class ClipSampler:
             frames = resize_frames(frames, self.crop)
         return self.augment.apply(frames, rng) if self.train else frames
 
-    def _audio(self, entry: VideoEntry, start: int, span: int) -> np.ndarray:
+    def _soundtrack(self, entry: VideoEntry) -> np.ndarray | None:
+        """The whole mono 16 kHz soundtrack (cached), None when it is silent: a silent
+        track controls nothing."""
         if entry.path not in self._audio_cache:
             wave = read_audio(entry.path, missing="none")
             if wave is None:
                 raise AudioError(f"{entry.path}: has no audio stream")
-            self._audio_cache[entry.path] = wave
-        wave = self._audio_cache[entry.path]
-        first = int(round(start / entry.fps * 16000))
-        n = int(round(span / entry.fps * 16000))
-        out = wave[first : first + n]
-        return np.pad(out, (0, n - len(out))) if len(out) < n else out
+            audible = len(wave) and float(np.sqrt(np.mean(np.square(wave)))) >= SILENCE_RMS
+            self._audio_cache[entry.path] = wave if audible else None
+        return self._audio_cache[entry.path]
+
+    def _audio(self, entry: VideoEntry, start: int, span: int,
+               offset: float = 0.0) -> np.ndarray:
+        wave = self._soundtrack(entry)
+        first = int(round((start / entry.fps + offset) * SAMPLE_RATE))
+        n = int(round(span / entry.fps * SAMPLE_RATE))
+        out = np.zeros(n, np.float32)
+        lo, hi = max(first, 0), min(first + n, len(wave))
+        if hi > lo:
+            out[lo - first : hi - first] = wave[lo:hi]
+        return out
 
 
 def resize_frames(frames: np.ndarray, side: int) -> np.ndarray:

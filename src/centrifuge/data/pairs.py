@@ -1,7 +1,7 @@
 """:class:`BlendedPairs`, the training and evaluation data: two clips, one blend.
 
-Clips come from anything with ``sample(rng, *, exclude=None, audio=False) -> Clip``: a
-:class:`~centrifuge.data.clips.ClipSampler` over real videos, a
+Clips come from anything with ``sample(rng, *, exclude=None, audio=False,
+audio_offset=0.0) -> Clip``: a :class:`~centrifuge.data.clips.ClipSampler` over real videos, a
 :class:`~centrifuge.data.synthetic.SyntheticSampler`, or a :class:`MixedSource` drawing
 from both (so blends pair real with synthetic too). The two clips of a pair never come
 from the same scene (:attr:`VideoEntry.scene`).
@@ -30,7 +30,8 @@ from centrifuge.data.mixing import (
 )
 from centrifuge.data.superpixels import DEFAULT_SEGMENTS, random_supervoxel_mask
 from centrifuge.errors import ConfigError
-from centrifuge.io import clip_log_spectrogram, frames_to_tensor
+from centrifuge.io import frames_to_tensor
+from centrifuge.io.audio import control_spectrogram
 
 BLENDS = ("transparent", "occlusion", "reflection", "mixed")
 
@@ -97,9 +98,9 @@ class MixedSource:
         return self.real.span
 
     def sample(self, rng: np.random.Generator, *, exclude: str | None = None,
-               audio: bool = False) -> Clip:
+               audio: bool = False, audio_offset: float = 0.0) -> Clip:
         source = self.synthetic if rng.random() < self.ratio else self.real
-        return source.sample(rng, exclude=exclude, audio=audio)
+        return source.sample(rng, exclude=exclude, audio=audio, audio_offset=audio_offset)
 
 
 class BlendedPairs(Dataset):
@@ -110,7 +111,9 @@ class BlendedPairs(Dataset):
     * ``mix`` ``(3, T, S, S)``: ``α ⊙ V¹ + (1 − α) ⊙ V²`` (or the reflection blend);
     * ``v1``, ``v2`` ``(3, T, S, S)``: the two layers as they enter the blend;
       ``alpha`` ``(1, T, S, S)``;
-    * ``audio`` ``(257, F)``: log-spectrogram of V¹'s sound (only with ``audio=True``);
+    * ``audio`` ``(257, 4·T)``: log-spectrogram of V¹'s sound, stretched to 4 frames per
+      video frame (:func:`~centrifuge.io.audio.control_spectrogram`; only with
+      ``audio=True``);
     * ``meta``: index, blend kind, source ids and start frames of both clips.
 
     Args:
@@ -119,6 +122,7 @@ class BlendedPairs(Dataset):
         seed: with the index, seeds everything random about an item.
         blend: composition settings.
         audio: also return V¹'s log-spectrogram (V¹ is then drawn among videos with sound).
+        audio_offset: shift V¹'s sound by this many seconds (Appendix C of ICCV 2019).
     """
 
     def __init__(
@@ -129,8 +133,10 @@ class BlendedPairs(Dataset):
         seed: int = 0,
         blend: BlendConfig | None = None,
         audio: bool = False,
+        audio_offset: float = 0.0,
     ):
         self.sampler = sampler
+        self.audio_offset = float(audio_offset)
         self.length = int(length)
         self.seed = int(seed)
         self.blend = blend or BlendConfig()
@@ -145,7 +151,7 @@ class BlendedPairs(Dataset):
     def __getitem__(self, index: int) -> dict:
         rng = self.rng(index)
         cfg = self.blend
-        c1 = self.sampler.sample(rng, audio=self.audio)
+        c1 = self.sampler.sample(rng, audio=self.audio, audio_offset=self.audio_offset)
         f1 = c1.frames
         t, s = f1.shape[0], f1.shape[1]
         if cfg.colour is not None:
@@ -182,7 +188,7 @@ class BlendedPairs(Dataset):
                      "start1": c1.start, "source2": src2, "start2": start2},
         }
         if self.audio:
-            item["audio"] = clip_log_spectrogram(c1.audio, 0, self.sampler.span, c1.fps)
+            item["audio"] = control_spectrogram(c1.audio, t)
         return item
 
 

@@ -17,7 +17,8 @@ Two halves:
 
 :class:`SyntheticSampler` wraps both behind the ``sample(rng)`` interface of
 :class:`~centrifuge.data.clips.ClipSampler`, so :class:`~centrifuge.data.pairs.BlendedPairs`
-blends synthetic with synthetic or with real clips.
+blends synthetic with synthetic or with real clips. Asked for sound, it adds a soundtrack
+made from the scene's own motion (:mod:`~centrifuge.data.soundtrack`).
 
 Shape:
     :func:`render` → ``(B, 3, T, S, S)`` float in [0, 1] (and sprite masks
@@ -84,10 +85,19 @@ def _affine(cy, cx, scale_y, scale_x, angle) -> np.ndarray:
     return m
 
 
-def _path(rng, start, speed, times):
-    """A smooth 1-D path through ``start`` over ``times`` in [0, 1]: velocity + curvature."""
+def _path(rng, start, speed, times, record: list | None = None):
+    """A smooth 1-D path through ``start`` over ``times`` in [0, 1]: velocity + curvature
+    (its coefficients appended to ``record``: :func:`path_at` evaluates it anywhere)."""
     v = rng.normal(0, speed)
     a = rng.normal(0, speed / 2)
+    if record is not None:
+        record.append((float(np.mean(start)), v, a))
+    return path_at((start, v, a), times)
+
+
+def path_at(coeffs, times):
+    """A path of :func:`_path` at ``times`` (clip time in [0, 1]; any value works)."""
+    start, v, a = coeffs
     return start + v * (times - 0.5) + a * ((times - 0.5) ** 2 - 1 / 12)
 
 
@@ -107,8 +117,9 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
     # Background: the frame sees a window of the image that pans, zooms, turns, tilts.
     zoom = rng.uniform(0.35, 0.9) * np.exp(_path(rng, 0.0, 0.3 * m, times))
     angle = _path(rng, rng.normal(0, 0.15), 0.25 * m, times)
-    cy = _path(rng, rng.uniform(-0.3, 0.3), 0.5 * m, times)
-    cx = _path(rng, rng.uniform(-0.3, 0.3), 0.5 * m, times)
+    camera: list = []
+    cy = _path(rng, rng.uniform(-0.3, 0.3), 0.5 * m, times, camera)
+    cx = _path(rng, rng.uniform(-0.3, 0.3), 0.5 * m, times, camera)
     bg = _affine(cy, cx, zoom, zoom, angle)
     tilt = rng.normal(0, 0.15, size=2) + np.outer(times.ravel() - 0.5,
                                                    rng.normal(0, 0.15 * m, size=2)).reshape(
@@ -123,12 +134,15 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
     images = np.zeros(MAX_SPRITES, np.int64)
     labels = np.zeros(MAX_SPRITES, np.int64)
     shape = np.zeros((MAX_SPRITES, 7))
+    paths = np.zeros((MAX_SPRITES, 2, 3))  # (py, px) coefficients: the soundtrack's cue
     for i in range(k):
         size = rng.uniform(0.12, 0.45) * np.exp(_path(rng, 0.0, 0.4 * m, times))
         aspect = np.exp(rng.normal(0, 0.25))
         turn = _path(rng, rng.uniform(-np.pi, np.pi), 0.8 * m, times)
-        py = _path(rng, rng.uniform(-0.7, 0.7), 1.2 * m, times)
-        px = _path(rng, rng.uniform(-0.7, 0.7), 1.2 * m, times)
+        record: list = []
+        py = _path(rng, rng.uniform(-0.7, 0.7), 1.2 * m, times, record)
+        px = _path(rng, rng.uniform(-0.7, 0.7), 1.2 * m, times, record)
+        paths[i] = record
         # output → sprite-local coordinates: the inverse of the sprite's pose.
         pose = _affine(py, px, size * aspect, size / aspect, turn)
         sp_local[i] = np.linalg.inv(pose)
@@ -155,6 +169,7 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
         "bg": bg,
         "kinds": kinds, "images": images, "labels": labels, "shape": shape,
         "sp_tex": sp_tex, "sp_local": sp_local,
+        "sprites": k, "paths": paths, "camera": np.array(camera),
         "gain": gain, "slope": slope,
         "noise": float(rng.uniform(0.005, 0.03)) if rng.random() < cfg.noise else 0.0,
         "levels": float(rng.uniform(24, 96)) if rng.random() < cfg.compression else 0.0,
@@ -316,14 +331,17 @@ class SyntheticSampler:
         return self.frames
 
     def sample(self, rng: np.random.Generator, *, exclude: str | None = None,
-               audio: bool = False) -> Clip:
-        if audio:
-            raise ConfigError("synthetic clips have no soundtrack; use data.audio=false "
-                              "or a real source with sound")
+               audio: bool = False, audio_offset: float = 0.0) -> Clip:
         scene = draw_scene(rng, self.bank, self.frames, self.config)
         with torch.no_grad():
             video = render([scene], self.bank, self.crop)[0]
         frames = (video.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).cpu().numpy()
         name = f"synthetic:{int(rng.integers(2**62)):x}"
-        return Clip(frames, VideoEntry(path="<synthetic>", source=name), 0, self.fps)
+        wave = None
+        if audio:
+            from centrifuge.data.soundtrack import draw_sounds, soundtrack
 
+            # drawn after the picture: the video stream is the same with or without sound
+            wave = soundtrack(scene, draw_sounds(rng, scene), self.frames, self.fps,
+                              offset_s=audio_offset)
+        return Clip(frames, VideoEntry(path="<synthetic>", source=name), 0, self.fps, wave)

@@ -36,6 +36,11 @@ WIN_LENGTH = 320
 HOP_LENGTH = 160
 N_BINS = N_FFT // 2 + 1
 LOG_FLOOR = 1e-6
+# RMS below which a soundtrack counts as silent (−80 dBFS): it carries no control signal.
+SILENCE_RMS = 1e-4
+# Spectrogram frames per video frame in training batches and at inference: clips of any
+# frame rate then give spectrograms of one length (C3 resamples to its own T anyway).
+SPEC_FRAMES_PER_FRAME = 4
 
 __all__ = [
     "AudioStream",
@@ -44,9 +49,13 @@ __all__ = [
     "N_BINS",
     "N_FFT",
     "SAMPLE_RATE",
+    "SILENCE_RMS",
+    "SPEC_FRAMES_PER_FRAME",
     "WIN_LENGTH",
     "clip_log_spectrogram",
+    "control_spectrogram",
     "log_spectrogram",
+    "resample_spectrogram",
     "read_audio",
 ]
 
@@ -268,3 +277,20 @@ def clip_log_spectrogram(
     if hi > lo:
         window[lo - first : hi - first] = audio[lo:hi]
     return log_spectrogram(window)
+
+
+def resample_spectrogram(spec: torch.Tensor, frames: int) -> torch.Tensor:
+    """A spectrogram ``(257, S)`` (or ``(B, 257, S)``) stretched in time to ``frames``
+    (linear interpolation; frequency untouched)."""
+    x = spec[None] if spec.ndim == 2 else spec
+    out = torch.nn.functional.interpolate(x.float(), size=frames, mode="linear",
+                                          align_corners=False)
+    return out[0] if spec.ndim == 2 else out
+
+
+def control_spectrogram(wave: np.ndarray | None, num_frames: int) -> torch.Tensor:
+    """The control signal of a clip of ``num_frames`` frames whose sound is ``wave``
+    (mono 16 kHz covering exactly the clip): ``(257, SPEC_FRAMES_PER_FRAME · T)``."""
+    if wave is None:
+        raise AudioError("no audio for this clip; the control signal needs a video with sound")
+    return resample_spectrogram(log_spectrogram(wave), SPEC_FRAMES_PER_FRAME * num_frames)

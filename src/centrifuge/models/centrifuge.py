@@ -121,11 +121,15 @@ class CentrifugeConfig:
 class LayerModel(nn.Module):
     """Base of the model family: config, size handling, and the layer tensor contract.
 
-    Subclasses implement :meth:`_forward` on inputs whose T, H, W are multiples of
-    :attr:`multiple`.
+    Subclasses implement :meth:`_forward` (a tensor of layers) or :meth:`_forward_dict`
+    (the layers under ``"outputs"`` plus any internals) on inputs whose T, H, W are
+    multiples of :attr:`multiple`. Models with ``takes_audio`` also get the clip's
+    log-spectrogram ``(B, 257, S)``.
     """
 
     model_name: str = "?"  # set by the registry
+    config_class: type = None  # set below: CentrifugeConfig or a subclass
+    takes_audio: bool = False
 
     def __init__(self, config: CentrifugeConfig):
         super().__init__()
@@ -140,12 +144,28 @@ class LayerModel(nn.Module):
         """T, H, W the network reconstructs exactly; other sizes are padded to these."""
         return MULTIPLES[self.config.endpoint]
 
-    def forward(self, video: torch.Tensor) -> torch.Tensor:
+    def forward(self, video: torch.Tensor, audio: torch.Tensor | None = None) -> torch.Tensor:
         """Separate ``video`` ``(B, 3, T, H, W)`` in [0, 1] into ``(B, n, 3, T, H, W)``."""
+        return self._run(video, audio, internals=False)["outputs"]
+
+    def forward_dict(self, video: torch.Tensor,
+                     audio: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The layers (``"outputs"``) and the model's internals, e.g. C2's ``masks``
+        ``(B, m, T, H, W)``, ``layers`` ``(B, m, 3, T, H, W)`` and ``beta`` ``(B, n, m)``,
+        or C3's control ``scores`` ``(B, n)``; video-shaped entries are cropped back to
+        the input's T, H, W."""
+        return self._run(video, audio, internals=True)
+
+    def _run(self, video, audio, internals: bool) -> dict[str, torch.Tensor]:
         if video.ndim != 5 or video.shape[1] != 3:
             raise ShapeError(
                 f"expected a video batch (B, 3, T, H, W), got {tuple(video.shape)}"
             )
+        if audio is not None and not self.takes_audio:
+            raise ShapeError(f"model {self.model_name} takes no audio (it is not a C3 model)")
+        if audio is None and self.takes_audio:
+            raise ShapeError(f"model {self.model_name} needs the clip's audio "
+                             "(a log-spectrogram (B, 257, S))")
         size = video.shape[2:]
         padded = [math.ceil(s / m) * m for s, m in zip(size, self.multiple, strict=True)]
         if list(size) != padded:
@@ -153,12 +173,19 @@ class LayerModel(nn.Module):
             for s, p in zip(reversed(size), reversed(padded), strict=True):
                 pads += [0, p - s]
             video = F.pad(video, pads, mode="replicate")
-        out = self._forward(video)
+        out = self._forward_dict(video, audio, internals)
         t, h, w = size
-        return out[..., :t, :h, :w]
+        return {k: v[..., :t, :h, :w] if v.ndim >= 5 else v for k, v in out.items()}
+
+    def _forward_dict(self, video: torch.Tensor, audio: torch.Tensor | None,
+                      internals: bool) -> dict[str, torch.Tensor]:
+        return {"outputs": self._forward(video)}
 
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+LayerModel.config_class = CentrifugeConfig
 
 
 class EncoderDecoder(nn.Module):

@@ -174,11 +174,15 @@ class InceptionI3d(nn.Module):
         self.out_channels = c
         self.logits = nn.Conv3d(c, num_classes, 1, bias=True) if num_classes else None
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, gate=None) -> dict[str, torch.Tensor]:
+        """``gate(name, features) → features``, when given, sees every endpoint's output
+        and may replace it before the next layer (C2's mask gating, ICCV 2019 eq. 1)."""
         x = x * 2.0 - 1.0
         features: dict[str, torch.Tensor] = {}
         for name, layer in self.layers.items():
             x = layer(x)
+            if gate is not None:
+                x = gate(name, x)
             features[name] = x
         if self.logits is not None:
             # DeepMind: AvgPool (2, 7, 7) VALID, 1×1×1 conv, then mean over time. Smaller

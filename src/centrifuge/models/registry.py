@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from centrifuge.errors import ConfigError, ModelLoadingError
-from centrifuge.models.centrifuge import (
-    Centrifuge,
-    CentrifugeConfig,
-    LayerModel,
-    PredictorCorrector,
-)
+from centrifuge.models.centrifuge import Centrifuge, LayerModel, PredictorCorrector
+from centrifuge.models.compositional import Compositional
+from centrifuge.models.controllable import Controllable
 
 _REGISTRY: dict[str, Callable[..., LayerModel]] = {}
 
@@ -42,7 +39,7 @@ def create_model(name: str, **overrides) -> LayerModel:
 
 
 def _build(cls, defaults: dict, overrides: dict) -> LayerModel:
-    return cls(CentrifugeConfig.from_dict({**defaults, **overrides}))
+    return cls(cls.config_class.from_dict({**defaults, **overrides}))
 
 
 # The paper's models (width 1, Mixed_5c, n = 4 by default; ~23 M / ~45 M parameters).
@@ -79,3 +76,41 @@ def centrifuge_tiny(**overrides) -> LayerModel:
 @register_model
 def centrifuge_pc_tiny(**overrides) -> LayerModel:
     return _build(PredictorCorrector, _TINY, overrides)
+
+
+# ICCV 2019: the Compositional Centrifuge (C2) and its audio-controlled version (C3), at
+# the paper's size, the CPU size (the shipped models; weights carry over from
+# centrifuge_cpu) and the test size.
+@register_model
+def c2(**overrides) -> LayerModel:
+    return _build(Compositional, {}, overrides)
+
+
+@register_model
+def c2_cpu(**overrides) -> LayerModel:
+    return _build(Compositional, _CPU, overrides)
+
+
+@register_model
+def c2_tiny(**overrides) -> LayerModel:
+    return _build(Compositional, _TINY, overrides)
+
+
+@register_model
+def c3(**overrides) -> LayerModel:
+    return _build(Controllable, {}, overrides)
+
+
+# A lighter audio network for CPUs: the spectrogram is 257 bins, most of the cost.
+_AUDIO_CPU = {"audio_channels": (16, 32, 64, 64)}
+
+
+@register_model
+def c3_cpu(**overrides) -> LayerModel:
+    return _build(Controllable, {**_CPU, **_AUDIO_CPU}, overrides)
+
+
+@register_model
+def c3_tiny(**overrides) -> LayerModel:
+    return _build(Controllable, {**_TINY, "audio_channels": (8, 16), "regressor_channels": 16},
+                  overrides)

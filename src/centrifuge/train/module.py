@@ -16,7 +16,16 @@ import torch
 from centrifuge.config import OptimConfig
 from centrifuge.data.pairs import stack_targets
 from centrifuge.errors import ConfigError
-from centrifuge.losses import LossWeights, centrifuge_loss, pit_loss
+from centrifuge.losses import (
+    LossWeights,
+    centrifuge_loss,
+    control_chance,
+    control_correct,
+    control_regression_loss,
+    deterministic_loss,
+    pairwise_loss,
+    pit_loss,
+)
 from centrifuge.models.registry import create_model
 
 
@@ -38,32 +47,63 @@ def lr_factor(step: int, cfg: OptimConfig) -> float:
 
 
 def initialise_from(model, source: str) -> None:
-    """Copy the weights of a checkpoint or pretrained model into ``model`` (strict).
+    """Copy the weights of a checkpoint or pretrained model into ``model``.
 
-    The one difference allowed is fewer output layers: the output head's first ``3·n``
-    channels are taken (e.g. a 2-layer model from a 4-layer one); every other weight must
-    match in name and shape.
+    Same architecture: strict, except that the output head may have fewer layers (its
+    first ``3·n`` channels are taken, e.g. a 2-layer model from a 4-layer one).
+
+    A larger architecture that extends the source (C2/C3 from a Centrifuge of the same
+    encoder and decoder, C3 from C2) takes every source weight it has under the same
+    name; a weight grown along one of its first two dimensions (the decoder's first stage
+    when C3 adds audio channels) gets the source in its leading part and zeros elsewhere, so
+    the new inputs start with no effect; parts the source lacks (mask, β, audio and
+    regressor heads) keep their initialisation — for C2/C3 uniform masks (no gating)
+    and β near one-to-one, so the new model starts close to what the source computed.
     """
     from centrifuge.errors import ModelLoadingError
     from centrifuge.inference import resolve_model
 
     other, name = resolve_model(source, torch.device("cpu"))
-    if other.model_name != model.model_name:
-        raise ModelLoadingError(f"model.init {source}: a {other.model_name}, not a "
-                                f"{model.model_name}; initialise from the same architecture")
     own, theirs = model.state_dict(), other.state_dict()
-    state = {}
+    same = other.model_name == model.model_name
+    state = dict(own) if not same else {}
+    problems = []
     for key, value in theirs.items():
         mine = own.get(key)
-        if (mine is not None and ".head." in f".{key}" and mine.shape != value.shape
-                and mine.shape[1:] == value.shape[1:] and mine.shape[0] < value.shape[0]):
-            value = value[: mine.shape[0]]
+        if mine is None:
+            problems.append(f"{key} is not in {model.model_name}")
+            continue
+        if mine.shape != value.shape:
+            value = _fit(key, value, mine)
+            if value is None:
+                problems.append(f"{key} has shape {tuple(theirs[key].shape)}, "
+                                f"not {tuple(mine.shape)}")
+                continue
         state[key] = value
+    if problems:
+        raise ModelLoadingError(f"model.init {source}: a {other.model_name} does not fit a "
+                                f"{model.model_name} ({len(problems)} weights, e.g. "
+                                f"{problems[0]}); initialise from the same architecture")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise ModelLoadingError(f"model.init {source}: weights do not fit "
                                 f"({str(e).splitlines()[0][:160]})") from None
+
+
+def _fit(key: str, value: torch.Tensor, mine: torch.Tensor) -> torch.Tensor | None:
+    """``value`` reshaped to ``mine``'s shape as :func:`initialise_from` allows, else None."""
+    if value.ndim != mine.ndim or mine.shape[2:] != value.shape[2:]:
+        return None
+    if ".head." in f".{key}" and mine.shape[1:] == value.shape[1:] and (
+            mine.shape[0] < value.shape[0]):
+        return value[: mine.shape[0]]
+    grown = [a > b for a, b in zip(mine.shape, value.shape, strict=True)]
+    if sum(grown) == 1 and all(a >= b for a, b in zip(mine.shape, value.shape, strict=True)):
+        grown = torch.zeros_like(mine)
+        grown[tuple(slice(0, s) for s in value.shape)] = value
+        return grown
+    return None
 
 
 class CentrifugeModule(L.LightningModule):
@@ -102,34 +142,70 @@ class CentrifugeModule(L.LightningModule):
         if channels_last:
             self.model.to(memory_format=torch.channels_last_3d)
 
-    def forward(self, mix: torch.Tensor) -> torch.Tensor:
+    def forward(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_dict(mix, audio)["outputs"]
+
+    def forward_dict(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> dict:
         if self.channels_last:
             mix = mix.contiguous(memory_format=torch.channels_last_3d)
-        return self.model(mix)
+        if not self.model.takes_audio:
+            return {"outputs": self.model(mix)}
+        return self.model.forward_dict(mix, audio)
+
+    @property
+    def control(self) -> str | None:
+        """``internal``/``deterministic`` for C3 models, None for the rest."""
+        return getattr(self.model.config, "control", None)
+
+    def _audio(self, batch: dict) -> torch.Tensor | None:
+        if not self.model.takes_audio:
+            return None
+        if "audio" not in batch:
+            raise ConfigError(f"model {self.model.model_name} is controlled by sound: set "
+                              "data.audio=true so batches carry V¹'s spectrogram")
+        return batch["audio"]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        out = self(batch["mix"]).float()
-        total, parts = centrifuge_loss(
-            out, stack_targets(batch), batch["mix"], batch["alpha"], self.loss_weights
-        )
-        self.log("train/loss", parts["pit"], prog_bar=True, batch_size=len(out))
+        result = self.forward_dict(batch["mix"], self._audio(batch))
+        out = result["outputs"].float()
+        targets = stack_targets(batch)
+        b = len(out)
+        if self.control == "deterministic":
+            total = deterministic_loss(out, targets).mean()
+            self.log("train/loss", total.detach(), prog_bar=True, batch_size=b)
+        else:
+            total, parts = centrifuge_loss(out, targets, batch["mix"], batch["alpha"],
+                                           self.loss_weights)
+            self.log("train/loss", parts["pit"], prog_bar=True, batch_size=b)
+            for name in ("recomposition", "diversity"):
+                if name in parts:
+                    self.log(f"train/{name}", parts[name], batch_size=b)
+        if self.control == "internal":
+            reg = control_regression_loss(result["scores"], out, batch["v1"]).mean()
+            total = total + self.loss_weights.control * reg
+            self.log("train/control", reg.detach(), batch_size=b)
         with torch.no_grad():
             mix = batch["mix"]
-            identity = pit_loss(torch.stack([mix, mix], 1), stack_targets(batch)).loss
-        self.log("train/identity", identity, batch_size=len(out))
-        for name in ("recomposition", "diversity"):
-            if name in parts:
-                self.log(f"train/{name}", parts[name], batch_size=len(out))
+            identity = pit_loss(torch.stack([mix, mix], 1), targets).loss
+        self.log("train/identity", identity, batch_size=b)
         return total
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         mix, targets = batch["mix"], stack_targets(batch)
-        out = self(mix).float()
+        result = self.forward_dict(mix, self._audio(batch))
+        out = result["outputs"].float()
         b = len(mix)
         self.log("val/loss", pit_loss(out, targets).loss, prog_bar=True, sync_dist=True,
                  batch_size=b)
         identity = torch.stack([mix, mix], dim=1)
         self.log("val/identity", pit_loss(identity, targets).loss, sync_dist=True, batch_size=b)
+        if self.control:
+            desired = pairwise_loss(batch["v1"][:, None], out)[:, 0]
+            chosen = result["scores"].argmin(-1)
+            self.log("val/control_acc", control_correct(desired, chosen).float().mean(),
+                     prog_bar=True, sync_dist=True, batch_size=b)
+            self.log("val/control_chance", control_chance(desired).mean(), sync_dist=True,
+                     batch_size=b)
 
     def on_validation_epoch_end(self) -> None:
         m = self.trainer.callback_metrics

@@ -161,3 +161,35 @@ def test_run_dir_that_exists_is_refused(videos, tmp_path, capsys):
             *overrides(videos, tmp_path)]
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def sound_videos(tmp_path_factory):
+    from conftest import tone
+
+    root = tmp_path_factory.mktemp("sound")
+    for i in range(3):
+        write_video(root / f"s{i}.mp4", moving_pattern(24, 40, 48, seed=10 + i), fps=10,
+                    audio=tone(2.4, 250 + 150 * i))
+    return root
+
+
+@pytest.mark.parametrize("control", ["internal", "deterministic"])
+def test_c3_trains_on_sound_and_reports_control_accuracy(sound_videos, tmp_path, control):
+    args = overrides(sound_videos, tmp_path, **{
+        "model.name": "c3_tiny", "model.args": f"{{n_outputs: 2, control: {control}}}",
+        "data.source": "mixed", "data.real_source": "folder", "data.audio": "true",
+        "data.texture_corpus": "false"})
+    run = train(load_config("tiny", args), enable_progress_bar=False)
+    model = load_model(run / "model.safetensors")
+    assert model.model_name == "c3_tiny" and model.config.control == control
+    metrics = (run / "logs" / "segment-0" / "metrics.csv").read_text()
+    assert "val/control_acc" in metrics and "val/control_chance" in metrics
+    assert ("train/control" in metrics) == (control == "internal")
+
+
+def test_c3_without_sound_in_the_data_is_refused(sound_videos, tmp_path, capsys):
+    args = overrides(sound_videos, tmp_path / "runs", **{"model.name": "c3_tiny"})
+    assert main(["train", "-c", "tiny", *args]) == 2
+    assert "data.audio=true" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

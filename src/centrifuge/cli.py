@@ -201,6 +201,9 @@ def add_separate(sub) -> None:
     p.add_argument("--shifts", type=int, choices=[1, 2, 3, 4], default=1,
                    help="test-time augmentation: average over N flipped / time-reversed "
                         "views (N times slower; default 1: off)")
+    p.add_argument("--audio", metavar="FILE",
+                   help="C3 models: the sound whose layer to pick (a video or audio file; "
+                        "default: each video's own soundtrack); written as selected.mp4")
     p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16",
                    help="bf16 autocast (default), fp32, or fp16 (GPU)")
@@ -231,7 +234,7 @@ def _run_separate(args) -> int:
     inputs = expand_inputs(args.inputs)
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.segment, overlap=args.overlap, max_size=args.max_size,
-                    shifts=args.shifts)
+                    shifts=args.shifts, audio=args.audio)
     failed = 0
     for path in inputs:
         try:
@@ -249,6 +252,11 @@ def _run_separate(args) -> int:
         print(f"wrote {result.folder}/: {', '.join(names)}, summary.json "
               f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
               f"{t['total']} s)")
+        if "control" in result.summary:
+            c = result.summary["control"]
+            print(f"  the sound ({c['audio']}) picks model output {c['selected_output']} "
+                  f"(control scores {c['scores']}, lowest wins)"
+                  + (f": {c['file']}" if c["file"] else ""))
     if failed:
         print(f"centrifuge: {failed} of {len(inputs)} videos failed (see above); the others "
               "were separated", file=sys.stderr)
@@ -279,6 +287,9 @@ def add_evaluate(sub) -> None:
                    help="test-time augmentation views, as in `separate --shifts`")
     p.add_argument("--rules", action="store_true",
                    help="also print every --layers 2 selection rule (the JSON has them all)")
+    p.add_argument("--offsets", type=float, nargs="+", default=[0.0], metavar="SECONDS",
+                   help="C3 models: shift the control sound by these offsets (ICCV App. C; "
+                        "default 0)")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -294,6 +305,8 @@ def _run_evaluate(args) -> int:
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.frames, overlap=0.0, max_size=None, shifts=args.shifts,
                     progress=False)
+    if sep.takes_audio:
+        return _evaluate_control(sep, args)
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
                                size=args.size, root=args.root, split=args.split)
                for b in args.blend]
@@ -302,6 +315,30 @@ def _run_evaluate(args) -> int:
         payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
                    "size": args.size,
                    "precision": args.precision, "results": [as_dict(r) for r in results]}
+        write_text_atomic(args.json, json.dumps(payload, indent=1))
+    return 0
+
+
+def _evaluate_control(sep, args) -> int:
+    import json
+    import math
+
+    from centrifuge.evaluate.control import evaluate_control, format_control
+    from centrifuge.outputs import write_text_atomic
+
+    if not all(math.isfinite(o) and o >= 0 for o in args.offsets):
+        raise CentrifugeError(f"--offsets must be seconds ≥ 0, got {args.offsets}")
+    results = [evaluate_control(sep, samples=args.samples, frames=args.frames, size=args.size,
+                                root=args.root, split=args.split, offset_s=o)
+               for o in args.offsets]
+    print(format_control(results, sep.model_name))
+    if args.json:
+        payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
+                   "size": args.size, "precision": args.precision,
+                   "control": [{"offset_s": r.offset_s, "samples": r.samples,
+                                "loss": round(r.loss, 5), "identity": round(r.identity, 5),
+                                "ratio": round(r.ratio, 4), "accuracy": round(r.accuracy, 4),
+                                "chance": round(r.chance, 4)} for r in results]}
         write_text_atomic(args.json, json.dumps(payload, indent=1))
     return 0
 

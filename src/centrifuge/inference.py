@@ -28,7 +28,9 @@ import numpy as np
 import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
+from centrifuge.models.layers import channels_last_3d
 from centrifuge.io import frames_to_tensor
+from centrifuge.control import load_control_audio, mean_scores, with_spectrograms
 from centrifuge.losses import best_assignment, pairwise_loss
 
 
@@ -47,35 +49,47 @@ def crossfade_weights(overlap: int, device=None) -> torch.Tensor:
 
 
 def stitch(
-    segments: Iterable[tuple[int, torch.Tensor]],
-    separate: Callable[[torch.Tensor], torch.Tensor],
+    segments: Iterable[tuple],
+    separate: Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]],
     overlap: int,
     *,
     reorder: bool = True,
+    scores: list | None = None,
 ) -> Iterator[torch.Tensor]:
     """Separate overlapping segments and yield the layers as one continuous stream.
 
     Args:
         segments: ``(first_frame, video (3, t, H, W))`` in order, each starting
             ``overlap`` frames before the previous one ended (as
-            :func:`~centrifuge.io.iter_chunks` yields them).
-        separate: the model: ``(3, t, H, W)`` → ``(n, 3, t, H, W)``.
+            :func:`~centrifuge.io.iter_chunks` yields them); for a C3 model
+            ``(first_frame, video, spectrogram)``, the spectrogram passed on to ``separate``.
+        separate: the model: ``(3, t, H, W)`` → ``(n, 3, t, H, W)``, or
+            ``(layers, scores (n,))`` for a controlled model.
         overlap: frames shared by consecutive segments.
         reorder: align each segment's layer order with the previous one.
+        scores: a list that receives ``(scores (n,), frames)`` per segment, the scores in
+            the stream's layer order (C3's control scores follow their layers).
 
     Yields:
         Consecutive blocks of layers ``(n, 3, k, H, W)`` covering every frame once.
     """
     held: torch.Tensor | None = None  # the previous segment's last `overlap` frames
-    for _, video in segments:
-        layers = separate(video)
+    for _, video, *extra in segments:
+        layers = separate(video, *extra)
+        seg_scores = None
+        if isinstance(layers, tuple):
+            layers, seg_scores = layers
         if held is not None:
             shared = held.shape[2]
             if reorder:
-                layers = layers[match_layers(held, layers[:, :, :shared])]
+                perm = match_layers(held, layers[:, :, :shared])
+                layers = layers[perm]
+                seg_scores = seg_scores[perm] if seg_scores is not None else None
             w = crossfade_weights(shared, layers.device).view(1, 1, -1, 1, 1)
             layers = layers.clone()
             layers[:, :, :shared] = w * held + (1 - w) * layers[:, :, :shared]
+        if scores is not None and seg_scores is not None:
+            scores.append((seg_scores, video.shape[1]))
         t = layers.shape[2]
         keep = t - overlap if t > overlap else t
         if keep > 0:
@@ -164,6 +178,8 @@ class Separator:
         shifts: test-time augmentation: average the model over this many views of each
             segment (1: none; 2: + left-right flip; 3: + time reversal; 4: + both), each
             view's outputs re-ordered to agree before averaging. Costs ``shifts``× time.
+        audio: for a C3 model, the sound that picks the layer: a file with sound, or a
+            mono 16 kHz waveform; None: each video's own soundtrack.
 
     Example:
         >>> sep = Separator("default")                        # doctest: +SKIP
@@ -181,6 +197,7 @@ class Separator:
         max_size: int | None = 512,
         shifts: int = 1,
         progress: bool = True,
+        audio: str | os.PathLike | np.ndarray | None = None,
     ):
         if precision not in PRECISIONS:
             raise ConfigError(
@@ -209,7 +226,17 @@ class Separator:
         self.progress = progress
         self.model, self.model_name = resolve_model(model, self.device)
         if self.device.type == "cpu" and precision == "bf16":
-            self.model.to(memory_format=torch.channels_last_3d)
+            channels_last_3d(self.model)
+        if audio is not None and not self.takes_audio:
+            raise ConfigError(f"--audio: model {self.model_name} is not controlled by sound; "
+                              "use a C3 model (e.g. -n c3-cpu-v1)")
+        self.audio = load_control_audio(audio) if audio is not None else None
+        self.audio_source = None if audio is None or isinstance(audio, np.ndarray) else audio
+
+    @property
+    def takes_audio(self) -> bool:
+        """Whether the model is a C3 that picks a layer by sound."""
+        return bool(getattr(self.model, "takes_audio", False))
 
     @property
     def n_layers(self) -> int:
@@ -221,25 +248,42 @@ class Separator:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _forward(self, video: torch.Tensor) -> torch.Tensor:
+    def _forward(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         x = video.to(self.device, torch.float32)[None]
         if self.device.type == "cpu" and self.precision == "bf16":
             x = x.contiguous(memory_format=torch.channels_last_3d)
         with torch.inference_mode(), self._autocast():
-            return self.model(x)[0].float().clamp_(0, 1)
+            if spec is None:
+                return self.model(x)[0].float().clamp_(0, 1), None
+            out = self.model.forward_dict(x, spec.to(self.device, torch.float32)[None])
+            return out["outputs"][0].float().clamp_(0, 1), out["scores"][0].float()
 
-    def separate_segment(self, video: torch.Tensor) -> torch.Tensor:
+    def separate_segment(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         """One segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
-        clamped to [0, 1]); with ``shifts`` > 1, the re-ordered average over views."""
-        out = self._forward(video).clone()  # a normal tensor: updated in place below
+        clamped to [0, 1]); with ``shifts`` > 1, the re-ordered average over views.
+
+        With a C3 model and the segment's control spectrogram ``spec`` ``(257, S)``,
+        returns ``(layers, scores (n,))``; the lowest score marks the layer of the sound.
+        """
+        if self.takes_audio and spec is None:
+            raise ConfigError(f"model {self.model_name} picks a layer by sound: give the "
+                              "segment's spectrogram (or use Separator.separate(..., fps=))")
+        out, scores = self._forward(video, spec)
+        out = out.clone()  # a normal tensor: updated in place below
         for flip_w, reverse_t in VIEWS[1 : self.shifts]:
             dims = [d for d, on in ((3, flip_w), (1, reverse_t)) if on]
-            view = self._forward(video.flip(dims))
+            view_spec = spec.flip(-1) if spec is not None and reverse_t else spec
+            view, view_scores = self._forward(video.flip(dims), view_spec)
             view = view.flip([d + 1 for d in dims])  # undo on (n, 3, t, H, W)
-            out += view[match_layers(out, view)] if self.n_layers > 1 else view
+            perm = match_layers(out, view) if self.n_layers > 1 else slice(None)
+            out += view[perm]
+            if scores is not None:
+                scores = scores + view_scores[perm]
         if self.shifts > 1:
             out /= self.shifts
-        return out.cpu()
+        if scores is None:
+            return out.cpu()
+        return out.cpu(), (scores / self.shifts).cpu()
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(H, W) the video is processed and written at: its own size, or scaled to fit
@@ -272,11 +316,16 @@ class Separator:
                 return
             start += step
 
-    def separate(self, video: torch.Tensor | np.ndarray) -> torch.Tensor:
+    def separate(self, video: torch.Tensor | np.ndarray, *, fps: float | None = None,
+                 audio: np.ndarray | None = None) -> torch.Tensor:
         """Separate a whole video held in memory.
 
         Args:
             video: ``(3, T, H, W)`` float in [0, 1], or ``(T, H, W, 3)`` uint8 frames.
+            fps / audio: for a C3 model, the frame rate and the control sound (mono
+                16 kHz from the first frame; default: the Separator's ``audio``).
+                :attr:`scores` then holds the control scores, :attr:`selected` the layer
+                the sound picks.
 
         Returns:
             ``(n, 3, T, H', W')`` float in [0, 1], layers consistent over the whole video;
@@ -294,6 +343,16 @@ class Separator:
                 video.float(), size=(h, w), mode="bilinear", antialias=True,
                 align_corners=False).clamp_(0, 1)
         self.check_memory(h, w)
-        blocks = stitch(self.segments(video), self.separate_segment, self.overlap_frames)
-        return torch.cat(list(blocks), dim=2)
-
+        segments = self.segments(video)
+        scores: list = []
+        if self.takes_audio:
+            wave = audio if audio is not None else self.audio
+            if wave is None or not fps or fps <= 0:
+                raise ConfigError(f"model {self.model_name} picks a layer by sound: pass "
+                                  "fps= and audio= (or Separator(audio=...))")
+            segments = with_spectrograms(segments, np.asarray(wave, np.float32), fps)
+        blocks = stitch(segments, self.separate_segment, self.overlap_frames, scores=scores)
+        layers = torch.cat(list(blocks), dim=2)
+        self.scores = mean_scores(scores) if scores else None
+        self.selected = int(self.scores.argmin()) if scores else None
+        return layers

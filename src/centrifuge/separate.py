@@ -8,6 +8,7 @@
     contact.png                    four moments of the input and of each output, labelled
     summary.json                   model, settings, input facts, per-layer stats, timings
     report.html                    all of the above on one page, videos playing in sync
+    selected.mp4                   C3 models: the layer the sound picks, with that sound
 
 Paths come from :mod:`centrifuge.outputs` (safe names, a claim per folder, partial
 folder renamed into place, ``--force`` replacing only our own files).
@@ -38,6 +39,7 @@ import torch
 from tqdm import tqdm
 
 from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
+from centrifuge.control import choose_layer, control_sound, spectrogram_at
 from centrifuge.inference import Separator, stitch
 from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
 from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
@@ -47,7 +49,7 @@ from centrifuge.sinks import FORMATS, SUFFIX, ContactSheet, Mosaic, layer_names,
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
                   ".wmv", ".flv", ".ogv", ".3gp", ".gif"}
-_OWNED = re.compile(r"^(summary\.json|report\.html|contact\.png|mosaic\.mp4|"
+_OWNED = re.compile(r"^(summary\.json|report\.html|contact\.png|mosaic\.mp4|selected\.mp4|"
                     r"layer_\d+(\.mp4|\.npz)?)$")
 _QUEUE = 3  # blocks in flight between stages: enough to overlap, little memory
 
@@ -145,6 +147,7 @@ def separate_file(
     out_root = Path(out_root)
     _check_out_root(out_root, [path])
     info = probe(path)  # clear errors for missing/unreadable/audio-only files come first
+    control = control_sound(separator, path, info)
     h, w = separator.output_size(info.height, info.width)
     separator.check_memory(h, w)
     final = output_folder(out_root, separator.model_name, path)
@@ -153,13 +156,13 @@ def separate_file(
     _check_space(final.parent, info, n + 1)
     with claim as work:
         summary = _run(separator, path, info, work, (h, w), layers or n, select, format,
-                       mosaic)
+                       mosaic, control)
         summary["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
         write_text_atomic(work / "summary.json", json.dumps(summary, indent=1))
         if report:
             write_report(work, summary)
     kept = [final / name for name in layer_names(format, len(summary["layers"]))]
-    extras = [final / p for p in ("mosaic.mp4", "contact.png", "report.html")
+    extras = [final / p for p in ("selected.mp4", "mosaic.mp4", "contact.png", "report.html")
               if (final / p).exists()]
     return SeparationResult(final, kept, summary, extras)
 
@@ -322,7 +325,7 @@ class _Encoder:
 
 
 def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, select: str,
-         fmt: str, mosaic: bool) -> dict:
+         fmt: str, mosaic: bool, control: np.ndarray | None = None) -> dict:
     n = separator.n_layers
     h, w = size
     overlap = separator.overlap_frames
@@ -337,19 +340,23 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
             x = frames_to_tensor(frames)
             skip = overlap if start else 0
             pending.append((x[:, skip:], stamps[skip:]))
-            yield start, x
+            if control is None:
+                yield start, x
+            else:
+                yield start, x, spectrogram_at(control, stamps, info.fps)
 
-    def timed(segment):
+    def timed(segment, *spec):
         nonlocal model_time
         t = time.perf_counter()
-        out = separator.separate_segment(segment)
+        out = separator.separate_segment(segment, *spec)
         model_time += time.perf_counter() - t
         return out
 
     bar = tqdm(total=info.num_frames, unit="frame", desc="separating",
                disable=not separator.progress, dynamic_ncols=True)
+    scores: list = []
     try:
-        for block in stitch(segments(), timed, overlap):
+        for block in stitch(segments(), timed, overlap, scores=scores):
             k = block.shape[2]
             source = torch.cat([p[0] for p in pending], dim=1)
             stamps = np.concatenate([p[1] for p in pending])
@@ -366,6 +373,9 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
     frames_done = encoder.frames
 
     kept = list(encoder.pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
+    chosen = None
+    if scores:
+        chosen = choose_layer(scores, encoder.paths, work, fmt, separator, control)
     names = layer_names(fmt, len(kept))
     for new, old in enumerate(kept):
         os.replace(encoder.paths[old], work / names[new])
@@ -397,6 +407,7 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
                                    for row in encoder.pairs.distance()],
                       "recomposition_mse": [[round(float(v), 6) for v in row]
                                             for row in encoder.pairs.recomposition_error()]},
+        **({"control": chosen} if chosen else {}),
         "timings_s": {"separate": round(elapsed, 2), "model": round(model_time, 2),
                       "encode": round(encoder.busy, 2),
                       "frames_per_s": round(frames_done / max(elapsed, 1e-9), 2),

@@ -243,3 +243,57 @@ def write_video(
     with VideoWriter(path, fps, audio=audio, audio_rate=audio_rate, crf=crf) as w:
         w.write(frames)
     return Path(path)
+
+
+def remux_with_sound(video: str | os.PathLike, out: str | os.PathLike,
+                     sound: str | os.PathLike | np.ndarray, *, rate: int = 16000) -> Path:
+    """``video``'s picture (packets copied, not re-encoded) with another sound, cut to
+    the picture's length, written atomically to ``out``.
+
+    ``sound``: a file with sound (read at its own quality, up to stereo) or a mono
+    waveform at ``rate``.
+    """
+    from centrifuge.io.audio import AudioStream
+
+    out = Path(out)
+    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    stream_in = AudioStream(sound) if not isinstance(sound, np.ndarray) else None
+    try:
+        with av.open(str(video)) as src, av.open(str(tmp), "w",
+                                                 options={"movflags": "faststart"}) as dst:
+            vin = src.streams.video[0]
+            vout = dst.add_stream_from_template(vin)
+            if src.duration:
+                seconds = src.duration / av.time_base
+            else:
+                seconds = float(vin.frames / (vin.average_rate or 25))
+            if stream_in is not None:
+                samples, srate = stream_in.read_until(seconds), stream_in.rate
+            else:
+                samples = np.asarray(sound, np.float32)[None, : int(round(seconds * rate))]
+                srate = rate
+            aout = dst.add_stream("aac", rate=srate)
+            aout.layout = "mono" if samples.shape[0] == 1 else "stereo"
+            for packet in src.demux(vin):
+                if packet.dts is None:
+                    continue
+                packet.stream = vout
+                dst.mux(packet)
+            if samples.shape[1]:
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp",
+                                                layout=aout.layout.name)
+                af.sample_rate, af.pts, af.time_base = srate, 0, Fraction(1, srate)
+                dst.mux(aout.encode(af))
+            dst.mux(aout.encode(None))
+        os.replace(tmp, out)
+    except (av.error.FFmpegError, OSError) as e:
+        tmp.unlink(missing_ok=True)
+        raise VideoWriteError(f"{out}: writing failed ({short_error(e)}); check free space") \
+            from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if stream_in is not None:
+            stream_in.close()
+    return out

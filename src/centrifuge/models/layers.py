@@ -126,3 +126,12 @@ class UpConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+def channels_last_3d(model: nn.Module) -> nn.Module:
+    """``channels_last_3d`` weights for the 3-D convolutions of ``model`` (the fast
+    layout for bf16 on CPUs); C3's 1-D and 2-D audio layers keep theirs."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
+            module.to(memory_format=torch.channels_last_3d)
+    return model

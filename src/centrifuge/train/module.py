@@ -26,6 +26,7 @@ from centrifuge.losses import (
     pairwise_loss,
     pit_loss,
 )
+from centrifuge.models.layers import channels_last_3d
 from centrifuge.models.registry import create_model
 
 
@@ -140,7 +141,7 @@ class CentrifugeModule(L.LightningModule):
         self.loss_weights = LossWeights(**(loss or {}))
         self.channels_last = channels_last
         if channels_last:
-            self.model.to(memory_format=torch.channels_last_3d)
+            channels_last_3d(self.model)
 
     def forward(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_dict(mix, audio)["outputs"]

@@ -168,6 +168,9 @@ def train(
         loss=vars(config.loss).copy(), channels_last=t.channels_last,
         train_config=config.to_dict(), init=config.model.init if resume is None else None,
     )
+    if module.model.takes_audio and not config.data.audio:
+        raise ConfigError(f"model {config.model.name} is controlled by sound: add "
+                          "data.audio=true (batches then carry V¹'s spectrogram)")
     datamodule = BlendedDataModule(config.data, total_batches=t.max_steps * t.accumulate,
                                    accumulate=t.accumulate)
     # Missing data fails here, before Lightning's banner and before a run folder exists;

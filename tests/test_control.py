@@ -1,0 +1,118 @@
+"""Control by sound at inference: `separate -n <C3> [--audio FILE]`, Separator(audio=...)."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from centrifuge.cli import main
+from centrifuge.inference import Separator, stitch
+from centrifuge.io import read_audio, write_video
+from centrifuge.models import create_model, save_model
+
+from conftest import moving_pattern, tone
+
+AUDIO = {"audio_channels": [4, 8], "regressor_channels": 8}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("control")
+    write_video(root / "clip.mp4", moving_pattern(20, 32, 48, seed=1), 10, audio=tone(2.0, 300))
+    write_video(root / "mute.mp4", moving_pattern(20, 32, 48, seed=2), 10)
+    write_video(root / "other.mp4", moving_pattern(12, 32, 48, seed=3), 10,
+                audio=tone(1.2, 1000))
+    torch.manual_seed(0)
+    save_model(root / "c3.safetensors", create_model("c3_tiny", n_outputs=2, **AUDIO).eval())
+    save_model(root / "c2.safetensors", create_model("c2_tiny", n_outputs=2).eval())
+    return root
+
+
+def _dominant_hz(path) -> float:
+    wave = read_audio(path)
+    spectrum = np.abs(np.fft.rfft(wave))
+    return float(np.fft.rfftfreq(len(wave), 1 / 16000)[spectrum.argmax()])
+
+
+def test_separate_with_own_soundtrack_writes_the_selected_layer(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["separate", str(files / "clip.mp4"), "-n", str(files / "c3.safetensors"),
+                 "--segment", "8", "-o", str(out)]) == 0
+    folder = out / "c3" / "clip"
+    summary = json.loads((folder / "summary.json").read_text())
+    control = summary["control"]
+    assert control["audio"] == "own soundtrack" and len(control["scores"]) == 2
+    k = control["selected_output"]
+    assert k == int(np.argmin(control["scores"]))
+    assert (folder / "selected.mp4").read_bytes() == (folder / f"layer_{k}.mp4").read_bytes()
+    assert "picks model output" in capsys.readouterr().out
+
+
+def test_another_sound_picks_and_goes_with_the_selected_layer(files, tmp_path):
+    out = tmp_path / "out"
+    assert main(["separate", str(files / "mute.mp4"), "-n", str(files / "c3.safetensors"),
+                 "--segment", "8", "-o", str(out), "--audio", str(files / "other.mp4")]) == 0
+    folder = out / "c3" / "mute"
+    assert json.loads((folder / "summary.json").read_text())["control"]["audio"].endswith(
+        "other.mp4")
+    selected = folder / "selected.mp4"
+    with av.open(str(selected)) as c:
+        assert len(c.streams.video) == 1 and len(c.streams.audio) == 1
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames == 20
+    assert abs(_dominant_hz(selected) - 1000) < 20  # the other file's tone, not silence
+    # the picture is the layer's, untouched (packets copied)
+    with av.open(str(selected)) as a, av.open(str(folder / "layer_0.mp4")) as b:
+        first = next(a.decode(video=0)).to_ndarray(format="rgb24")
+        candidates = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)][:1]
+    with av.open(str(folder / "layer_1.mp4")) as b:
+        candidates.append(next(b.decode(video=0)).to_ndarray(format="rgb24"))
+    assert any(np.array_equal(first, c) for c in candidates)
+
+
+def test_no_sound_is_one_line_and_no_output(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["separate", str(files / "mute.mp4"), "-n", str(files / "c3.safetensors"),
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no sound" in err and "--audio FILE" in err and len(err.splitlines()) == 1
+    assert not (out / "c3").exists() or not any((out / "c3").iterdir())
+    assert main(["separate", str(files / "clip.mp4"), "-n", str(files / "c2.safetensors"),
+                 "-o", str(out), "--audio", str(files / "other.mp4")]) == 2
+    assert "not controlled by sound" in capsys.readouterr().err
+    assert main(["separate", str(files / "clip.mp4"), "-n", str(files / "c3.safetensors"),
+                 "-o", str(out), "--audio", str(tmp_path / "missing.wav")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_separator_in_memory_scores_follow_their_layers():
+    torch.manual_seed(0)
+    model = create_model("c3_tiny", n_outputs=2, **AUDIO).eval()
+    sep = Separator(model, segment=8, overlap=0.25, progress=False)
+    video = torch.rand(3, 20, 32, 32)
+    with pytest.raises(Exception, match="fps= and audio="):
+        sep.separate(video)
+    layers = sep.separate(video, fps=10, audio=tone(2.0, 440))
+    assert layers.shape == (2, 3, 20, 32, 32)
+    assert sep.scores.shape == (2,) and sep.selected == int(sep.scores.argmin())
+
+    # stitch carries each segment's scores through the same re-ordering as its layers:
+    # a separator that swaps its outputs every other segment scores them consistently
+    a, b = torch.zeros(3, 6, 4, 4), torch.ones(3, 6, 4, 4)
+    calls = []
+
+    def swapping(segment, spec):
+        calls.append(spec)
+        if len(calls) % 2:
+            return torch.stack([a, b])[:, :, : segment.shape[1]], torch.tensor([0.0, 1.0])
+        return torch.stack([b, a])[:, :, : segment.shape[1]], torch.tensor([1.0, 0.0])
+
+    scores: list = []
+    segments = [(0, torch.zeros(3, 6, 4, 4), "s0"), (4, torch.zeros(3, 6, 4, 4), "s1"),
+                (8, torch.zeros(3, 6, 4, 4), "s2")]
+    out = torch.cat(list(stitch(segments, swapping, 2, scores=scores)), 2)
+    assert calls == ["s0", "s1", "s2"]
+    assert out[0].eq(0).all() and out[1].eq(1).all()  # layer 0 stays the zeros layer
+    assert all(s.tolist() == [0.0, 1.0] for s, _ in scores)  # ...and keeps its score

@@ -19,8 +19,9 @@ The stop-gradient of eq. 6 is total here: the regressor reads the outputs and th
 detached, and has **its own** audio network, so its loss reaches no weight that the
 outputs depend on (a shared audio network would let it reshape the outputs through the
 fusion, which is what the paper's stop-gradient forbids). It embeds each output (and
-the input) with a small 3D CNN over frames and frame differences at ≤ 32² pixels,
-compares each with the audio features frame by frame, and pools over time.
+the input) with a small 3D CNN over its frames, its change from the input and its frame
+differences at ≤ 32² pixels, compares each with the audio features frame by frame, and
+pools over time.
 
 Shape: ``forward(video (B, 3, T, H, W), audio (B, 257, S))``; ``forward_dict`` adds
 ``scores (B, n)`` to C2's internals.
@@ -43,6 +44,8 @@ from centrifuge.models.layers import Conv3d
 CONTROLS = ("internal", "deterministic")
 # Side the regressor sees outputs at: enough for motion and colour, cheap for n videos.
 REGRESSOR_SIDE = 32
+# Scale of the output-minus-input channels the regressor sees (a few % of the range).
+DELTA_GAIN = 4.0
 
 
 @dataclass
@@ -134,23 +137,29 @@ class ControlRegressor(nn.Module):
             return nn.Sequential(Conv3d(cin, cout, 3, (1, 2, 2), 1), nn.ReLU(True))
 
         # frames and frame differences: motion is what a soundtrack most often follows
-        self.video = nn.Sequential(conv(6, 16), conv(16, 32), conv(32, width))
+        self.video = nn.Sequential(conv(9, 16), conv(16, 32), conv(32, width))
         self.compare = nn.Sequential(nn.Conv1d(4 * width, width, 3, padding=1), nn.ReLU(True))
         self.head = nn.Linear(width, 1)
 
-    def embed(self, video: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, T, H, W)`` → per-frame features ``(N, width, T)``."""
+    def embed(self, video: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, T, H, W)`` videos and what they are compared with (the input) →
+        per-frame features ``(N, width, T)``."""
         t, h, w = video.shape[2:]
         side = (min(h, REGRESSOR_SIDE), min(w, REGRESSOR_SIDE))
         small = F.adaptive_avg_pool3d(video.float(), (t, *side))
+        ref = F.adaptive_avg_pool3d(reference.float(), (t, *side))
         diff = torch.cat([torch.zeros_like(small[:, :, :1]), small.diff(dim=2)], 2)
-        return self.video(torch.cat([small, diff], 1)).mean(dim=(3, 4))
+        # what an output changed in the input: outputs start as near-copies of the input,
+        # and their differences from it are what tells them apart
+        change = DELTA_GAIN * (small - ref)
+        return self.video(torch.cat([small, change, diff], 1)).mean(dim=(3, 4))
 
     def forward(self, outputs: torch.Tensor, video: torch.Tensor,
                 spec: torch.Tensor) -> torch.Tensor:
         b, n, _, t = outputs.shape[:4]
-        emb = self.embed(outputs.flatten(0, 1)).view(b, n, -1, t)
-        context = self.embed(video)[:, None].expand(-1, n, -1, -1)
+        refs = video[:, None].expand(-1, n, -1, -1, -1, -1).flatten(0, 1)
+        emb = self.embed(outputs.flatten(0, 1), refs).view(b, n, -1, t)
+        context = self.embed(video, video)[:, None].expand(-1, n, -1, -1)
         a = self.audio_proj(self.audio(spec))
         a = F.interpolate(a, size=t, mode="linear", align_corners=False)[:, None]
         a = a.expand(-1, n, -1, -1)

@@ -347,9 +347,12 @@ def _evaluate_control(sep, args) -> int:
 def add_demo(sub) -> None:
     p = sub.add_parser("demo", help="blend two real val clips, separate them, print a table")
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
-    p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
+    p.add_argument("-n", "--model", help="pretrained name or checkpoint (default: default, "
+                   "or c3-cpu-v1 with --audio)")
     p.add_argument("--root", help="corpus folder")
     p.add_argument("--device", type=_device, default="cpu")
+    p.add_argument("--audio", action="store_true", help="C3: blend speech with music, keep "
+                   "the speech, get the talking layer as selected.mp4")
     p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
     p.set_defaults(run=_run_demo)
 
@@ -358,7 +361,7 @@ def _run_demo(args) -> int:
     from centrifuge.demo import format_report, run_demo
 
     report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
-                      device=args.device)
+                      device=args.device, audio=args.audio)
     print(format_report(report))
     return 0
 

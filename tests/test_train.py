@@ -186,6 +186,15 @@ def test_c3_trains_on_sound_and_reports_control_accuracy(sound_videos, tmp_path,
     metrics = (run / "logs" / "segment-0" / "metrics.csv").read_text()
     assert "val/control_acc" in metrics and "val/control_chance" in metrics
     assert ("train/control" in metrics) == (control == "internal")
+    # export from the Lightning checkpoint, at half size, and separate with it
+    target = tmp_path / "c3-half.safetensors"
+    assert main(["export", str(run / "checkpoints" / "last.ckpt"), str(target),
+                 "--dtype", "fp16"]) == 0
+    half = load_model(target)
+    x, audio = torch.rand(1, 3, 8, 32, 32), torch.randn(1, 257, 32)
+    with torch.no_grad():
+        a, b = half.forward_dict(x, audio), model.forward_dict(x, audio)
+    assert (a["outputs"] - b["outputs"]).abs().max() < 0.02
 
 
 def test_c3_without_sound_in_the_data_is_refused(sound_videos, tmp_path, capsys):

@@ -116,3 +116,29 @@ def test_separator_in_memory_scores_follow_their_layers():
     assert calls == ["s0", "s1", "s2"]
     assert out[0].eq(0).all() and out[1].eq(1).all()  # layer 0 stays the zeros layer
     assert all(s.tolist() == [0.0, 1.0] for s, _ in scores)  # ...and keeps its score
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (44100, 2), (48000, 1)])
+def test_control_sound_at_any_rate_and_layout(tmp_path, rate, channels):
+    from centrifuge.control import load_control_audio
+
+    t = np.arange(int(1.5 * rate)) / rate
+    wave = (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)
+    sound = np.stack([wave] * channels) if channels == 2 else wave
+    path = write_video(tmp_path / "s.mp4", moving_pattern(15, 32, 32, seed=0), 10,
+                       audio=sound, audio_rate=rate)
+    control = load_control_audio(path)
+    assert control.ndim == 1 and abs(len(control) - 24000) < 1600  # 1.5 s at 16 kHz
+    spectrum = np.abs(np.fft.rfft(control))
+    assert abs(np.fft.rfftfreq(len(control), 1 / 16000)[spectrum.argmax()] - 500) < 10
+
+
+def test_silent_control_sound_warns_but_separates(files, tmp_path):
+    silent = write_video(tmp_path / "quiet.mp4", moving_pattern(20, 32, 48, seed=4), 10,
+                         audio=np.zeros(32000, np.float32))
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="silent"):
+        assert main(["separate", str(silent), "-n", str(files / "c3.safetensors"),
+                     "--segment", "8", "-o", str(out)]) == 0
+    summary = json.loads((out / "c3" / "quiet" / "summary.json").read_text())
+    assert summary["control"]["silent"] is True

@@ -48,6 +48,8 @@ def test_separate_with_own_soundtrack_writes_the_selected_layer(files, tmp_path,
     assert k == int(np.argmin(control["scores"]))
     assert (folder / "selected.mp4").read_bytes() == (folder / f"layer_{k}.mp4").read_bytes()
     assert "picks model output" in capsys.readouterr().out
+    page = (folder / "report.html").read_text()
+    assert "Control by sound" in page and 'src="selected.mp4"' in page
 
 
 def test_another_sound_picks_and_goes_with_the_selected_layer(files, tmp_path):

@@ -62,6 +62,10 @@ def render_report(folder: Path, summary: dict) -> str:
     videos = []
     if (folder / "mosaic.mp4").exists():
         videos.append(_figure("input | outputs (mosaic, with sound)", "mosaic.mp4"))
+    control = summary.get("control")
+    if control and control.get("file"):
+        videos.append(_figure(f"selected by the sound: model output "
+                              f"{control['selected_output']}", control["file"]))
     for name, info in layers.items():
         label = f"{name} (model output {info['model_output']})"
         videos.append(_figure(label, name if name.endswith(".mp4") else None))
@@ -79,6 +83,11 @@ def render_report(folder: Path, summary: dict) -> str:
     facts = _table(["input", "value"], [[k, json.dumps(v)] for k, v in inp.items()])
     contact = ('<h2>Contact sheet</h2><img src="contact.png" alt="contact sheet">'
                if (folder / "contact.png").exists() else "")
+    if control:
+        contact += "<h2>Control by sound (C3)</h2>" + _table(
+            ["sound", "control scores (lowest wins)", "picked output", "silent"],
+            [[control["audio"], ", ".join(f"{v:.4f}" for v in control["scores"]),
+              control["selected_output"], control["silent"]]])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from centrifuge.errors import CentrifugeError, ConfigError
-from centrifuge.models.layers import channels_last_3d
-from centrifuge.io import frames_to_tensor
 from centrifuge.control import load_control_audio, mean_scores, with_spectrograms
+from centrifuge.errors import CentrifugeError, ConfigError
+from centrifuge.io import frames_to_tensor
 from centrifuge.losses import best_assignment, pairwise_loss
+from centrifuge.models.layers import channels_last_3d
 
 
 def match_layers(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:

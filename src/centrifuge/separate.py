@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
 from centrifuge.control import choose_layer, control_sound, spectrogram_at
+from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
 from centrifuge.inference import Separator, stitch
 from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
 from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic

@@ -218,3 +218,14 @@ def test_c3_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(again.forward_dict(x, audio)["scores"],
                                    model.forward_dict(x, audio)["scores"])
+
+
+def test_internals_figure_lays_out_fig_6(tmp_path):
+    from centrifuge.figures import internals_figure
+
+    model = create_model("c2_tiny", n_outputs=2, n_layers=3)
+    model.model_name = "c2_tiny"
+    sheet = internals_figure(model, torch.rand(3, 8, 32, 48))
+    assert sheet.size == (4 * 48, 3 * (32 + 14))  # (m + 1) columns, (n + 1) rows
+    with pytest.raises(ConfigError, match="no layers"):
+        internals_figure(create_model("centrifuge_tiny"), torch.rand(3, 8, 32, 32))

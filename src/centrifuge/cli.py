@@ -290,6 +290,9 @@ def add_evaluate(sub) -> None:
     p.add_argument("--offsets", type=float, nargs="+", default=[0.0], metavar="SECONDS",
                    help="C3 models: shift the control sound by these offsets (ICCV App. C; "
                         "default 0)")
+    p.add_argument("--synthetic", action="store_true",
+                   help="C3 models: blends of procedural scenes with motion soundtracks "
+                        "instead of the corpus (a check of the mechanism)")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -328,13 +331,14 @@ def _evaluate_control(sep, args) -> int:
 
     if not all(math.isfinite(o) and o >= 0 for o in args.offsets):
         raise CentrifugeError(f"--offsets must be seconds ≥ 0, got {args.offsets}")
+    source = "synthetic" if args.synthetic else "corpus"
     results = [evaluate_control(sep, samples=args.samples, frames=args.frames, size=args.size,
-                                root=args.root, split=args.split, offset_s=o)
+                                root=args.root, split=args.split, offset_s=o, source=source)
                for o in args.offsets]
     print(format_control(results, sep.model_name))
     if args.json:
         payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
-                   "size": args.size, "precision": args.precision,
+                   "size": args.size, "precision": args.precision, "source": source,
                    "control": [{"offset_s": r.offset_s, "samples": r.samples,
                                 "loss": round(r.loss, 5), "identity": round(r.identity, 5),
                                 "ratio": round(r.ratio, 4), "accuracy": round(r.accuracy, 4),

@@ -10,6 +10,10 @@ baseline come with it, on the same blends.
 
 ``offset_s`` shifts the sound against the picture (Appendix C): at one clip length the
 sound no longer overlaps what is seen.
+
+``source="synthetic"`` blends procedural scenes with their motion soundtracks instead
+(:mod:`~centrifuge.data.soundtrack`; seeds never used in training): a check of the
+control mechanism where separation itself is easier, not a substitute for real video.
 """
 
 from __future__ import annotations
@@ -46,13 +50,22 @@ class ControlEval:
 
 def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 32,
                      size: int = 112, root: str | None = None, split: str = "val",
-                     offset_s: float = 0.0, progress: bool = True) -> ControlEval:
-    """Control accuracy and loss of a C3 ``separator`` on seeded real blends with sound."""
+                     offset_s: float = 0.0, source: str = "corpus",
+                     progress: bool = True) -> ControlEval:
+    """Control accuracy and loss of a C3 ``separator`` on seeded blends with sound."""
     if not separator.takes_audio:
         raise ConfigError(f"model {separator.model_name} has no control by sound; "
                           "control accuracy needs a C3 model")
-    sampler = ClipSampler(make_entries("corpus", root, split), frames=frames, crop=size,
-                          train=False, cache=True)
+    if source == "synthetic":
+        from centrifuge.data.synthetic import SyntheticSampler
+        from centrifuge.data.textures import shared_bank
+
+        sampler = SyntheticSampler(shared_bank(None, corpus=False), frames=frames, crop=size)
+    elif source == "corpus":
+        sampler = ClipSampler(make_entries("corpus", root, split), frames=frames, crop=size,
+                              train=False, cache=True)
+    else:
+        raise ConfigError(f"source must be corpus or synthetic, got {source!r}")
     data = BlendedPairs(sampler, samples, seed=CONTROL_SEED,
                         blend=BlendConfig(blend="transparent"), audio=True,
                         audio_offset=offset_s)

@@ -1,6 +1,7 @@
 """ICCV 2019 Fig. 6 for a trained C2/C3: a transparent and an occlusion val blend.
 
-    python benchmarks/c2_figure.py runs/iccv/t1/<C2 run>/model.safetensors --out docs/c2-internals.png
+    python benchmarks/c2_figure.py runs/iccv/t1/<C2 run>/model.safetensors \
+        --out docs/c2-internals.png
 
 Each half of the image: the input frame and the masks, then per output the β-weighted
 layers and their sum (:func:`centrifuge.figures.internals_figure`).

@@ -49,6 +49,7 @@ def internals_figure(model, video: torch.Tensor, audio: torch.Tensor | None = No
         put(0, j + 1, masks[j, t], f"mask {j + 1}")
     for i in range(n):
         for j in range(m):
-            put(i + 1, j, beta[i, j] * layers[j, :, t], f"b{i + 1}{j + 1}={beta[i, j]:.2f} L{j + 1}")
+            label = f"b{i + 1}{j + 1}={beta[i, j]:.2f} L{j + 1}"
+            put(i + 1, j, beta[i, j] * layers[j, :, t], label)
         put(i + 1, m, outputs[i, :, t], f"O{i + 1}")
     return sheet

@@ -202,3 +202,16 @@ def test_c3_without_sound_in_the_data_is_refused(sound_videos, tmp_path, capsys)
     assert main(["train", "-c", "tiny", *args]) == 2
     assert "data.audio=true" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_last_checkpoint_is_the_latest_step_even_when_not_the_best(videos, tmp_path):
+    # a learning rate that wrecks the model after the first validation: step 4 is worse
+    # than step 2, and last.ckpt must still be step 4 (what a resume continues from)
+    args = overrides(videos, tmp_path, steps=4, **{"trainer.val_every": 2, "optim.lr": 5.0,
+                                                    "optim.warmup_steps": 0,
+                                                    "trainer.precision": "32-true"})
+    run = train(load_config("tiny", args), enable_progress_bar=False)
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
+    assert last["global_step"] == 4
+    assert best["global_step"] == 2  # the wrecked step 4 is not the best

@@ -110,7 +110,12 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
     callbacks = [
         # val/ratio (loss / Identity) compares across clip sizes, e.g. between stages.
         ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/ratio", mode="min",
-                        save_top_k=1, save_last=True, enable_version_counter=False),
+                        save_top_k=1, enable_version_counter=False),
+        # The latest state at every validation, whether or not it is the best: Lightning's
+        # save_last only refreshes last.ckpt when a best checkpoint is written, so a run
+        # killed after a plateau would resume from its old best step.
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                        enable_version_counter=False),
         GracefulInterrupt(ckpt_dir / "last.ckpt"),
         ExportWeights(run_dir, config.to_dict()),
         LearningRateMonitor(logging_interval="step"),

@@ -342,7 +342,9 @@ def _evaluate_control(sep, args) -> int:
                    "control": [{"offset_s": r.offset_s, "samples": r.samples,
                                 "loss": round(r.loss, 5), "identity": round(r.identity, 5),
                                 "ratio": round(r.ratio, 4), "accuracy": round(r.accuracy, 4),
-                                "chance": round(r.chance, 4)} for r in results]}
+                                "chance": round(r.chance, 4),
+                                "sound_dependence": round(r.sound_dependence, 4)}
+                               for r in results]}
         write_text_atomic(args.json, json.dumps(payload, indent=1))
     return 0
 

@@ -11,6 +11,13 @@ baseline come with it, on the same blends.
 ``offset_s`` shifts the sound against the picture (Appendix C): at one clip length the
 sound no longer overlaps what is seen.
 
+*Sound dependence*: the same blend is also separated with another blend's sound (of
+another clip); the share of blends where the picked layer changes — it is closer to V¹
+with one sound and to V² with the other — tells whether the control listens at all (for
+deterministic control the pick is always slot 1, and it is the slot's content that must
+change). A pointer that only learned which slot V¹ tends to land in scores far from
+chance (above or below it) on a small val set and never changes its pick.
+
 ``source="synthetic"`` blends procedural scenes with their motion soundtracks instead
 (:mod:`~centrifuge.data.soundtrack`; seeds never used in training): a check of the
 control mechanism where separation itself is easier, not a substitute for real video.
@@ -42,6 +49,7 @@ class ControlEval:
     accuracy: float  # share of blends where the pointed output is V¹'s (the paper's rule)
     chance: float  # the same for a random choice
     pairs: list[str]
+    sound_dependence: float = float("nan")  # share of picks that change with another sound
 
     @property
     def ratio(self) -> float:
@@ -69,12 +77,21 @@ def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 3
     data = BlendedPairs(sampler, samples, seed=CONTROL_SEED,
                         blend=BlendConfig(blend="transparent"), audio=True,
                         audio_offset=offset_s)
-    loss, ident, correct, chance, pairs = [], [], [], [], []
-    for i in tqdm(range(len(data)), desc=f"control (offset {offset_s:g} s)",
+    loss, ident, correct, chance, pairs, changed = [], [], [], [], [], []
+    items = [data[i] for i in range(len(data))]
+    for i in tqdm(range(len(items)), desc=f"control (offset {offset_s:g} s)",
                   disable=not progress, leave=False):
-        item = data[i]
+        item = items[i]
         mix = item["mix"]
         layers, scores = separator.separate_segment(mix, item["audio"])
+        truth = torch.stack([item["v1"], item["v2"]])[None]
+        other = next((it for it in items[i + 1 :] + items[:i]
+                      if it["meta"]["source1"] != item["meta"]["source1"]), None)
+        if other is not None:
+            other_layers, other_scores = separator.separate_segment(mix, other["audio"])
+            own = pairwise_loss(truth, layers[None, scores.argmin()][None])[0, :, 0]
+            alt = pairwise_loss(truth, other_layers[None, other_scores.argmin()][None])[0, :, 0]
+            changed.append(float(own.argmin() != alt.argmin()))
         targets = stack_targets({"v1": item["v1"][None], "v2": item["v2"][None]})
         loss.append(pit_loss(layers[None], targets).per_sample)
         ident.append(pit_loss(torch.stack([mix, mix])[None], targets).per_sample)
@@ -85,14 +102,15 @@ def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 3
     return ControlEval(len(data), offset_s, float(torch.cat(loss).mean()),
                        float(torch.cat(ident).mean()),
                        float(torch.cat(correct).double().mean()),
-                       float(torch.cat(chance).double().mean()), pairs)
+                       float(torch.cat(chance).double().mean()), pairs,
+                       sum(changed) / len(changed) if changed else float("nan"))
 
 
 def format_control(results: list[ControlEval], model_name: str) -> str:
     lines = ["| model | offset (s) | samples | loss | Identity | ratio | control accuracy | "
-             "chance |", "|---|---|---|---|---|---|---|---|"]
+             "chance | pick changes with another sound |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {model_name} | {r.offset_s:g} | {r.samples} | {r.loss:.4f} | "
                      f"{r.identity:.4f} | {r.ratio:.3f} | {100 * r.accuracy:.1f} % | "
-                     f"{100 * r.chance:.1f} % |")
+                     f"{100 * r.chance:.1f} % | {100 * r.sound_dependence:.1f} % |")
     return "\n".join(lines)

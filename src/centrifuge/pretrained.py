@@ -49,6 +49,15 @@ _register(
 )
 _register(
     PretrainedModel(
+        name="c3-cpu-v1",
+        file="c3-cpu-v1.safetensors",
+        sha256="86b91a4d9b7ca231e988195b8ed0cff1c1efdcd63a1307465321603c51b4da18",
+        summary="c3_cpu (ICCV 2019 C3, internal-prediction control, n=2), configs/c3cpu.yaml: "
+                "grown from centrifuge-cpu-v2; the sound picks a layer (selected.mp4)",
+    ),
+)
+_register(
+    PretrainedModel(
         name="centrifuge-cpu-v1",
         file="centrifuge-cpu-v1.safetensors",
         sha256="9b8f95c78ef362be29296cc073ae606d4dbe55ea6f13f4a2b050c151fdc2465a",

@@ -287,7 +287,7 @@ def add_evaluate(sub) -> None:
                    help="test-time augmentation views, as in `separate --shifts`")
     p.add_argument("--rules", action="store_true",
                    help="also print every --layers 2 selection rule (the JSON has them all)")
-    p.add_argument("--offsets", type=float, nargs="+", default=[0.0], metavar="SECONDS",
+    p.add_argument("--offsets", type=_seconds, nargs="+", default=[0.0], metavar="SECONDS",
                    help="C3 models: shift the control sound by these offsets (ICCV App. C; "
                         "default 0)")
     p.add_argument("--synthetic", action="store_true",
@@ -324,13 +324,10 @@ def _run_evaluate(args) -> int:
 
 def _evaluate_control(sep, args) -> int:
     import json
-    import math
 
     from centrifuge.evaluate.control import evaluate_control, format_control
     from centrifuge.outputs import write_text_atomic
 
-    if not all(math.isfinite(o) and o >= 0 for o in args.offsets):
-        raise CentrifugeError(f"--offsets must be seconds ≥ 0, got {args.offsets}")
     source = "synthetic" if args.synthetic else "corpus"
     results = [evaluate_control(sep, samples=args.samples, frames=args.frames, size=args.size,
                                 root=args.root, split=args.split, offset_s=o, source=source)

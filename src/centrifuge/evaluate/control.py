@@ -78,17 +78,21 @@ def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 3
                         blend=BlendConfig(blend="transparent"), audio=True,
                         audio_offset=offset_s)
     loss, ident, correct, chance, pairs, changed = [], [], [], [], [], []
-    items = [data[i] for i in range(len(data))]
-    for i in tqdm(range(len(items)), desc=f"control (offset {offset_s:g} s)",
+    # Every blend's sound (small) up front, for the sound-dependence check; the blends
+    # themselves are made again one at a time (decoded frames are cached), so memory
+    # holds one blend, not all of them.
+    sounds = [(it["meta"]["source1"], it["audio"]) for it in map(data.__getitem__,
+                                                                  range(len(data)))]
+    for i in tqdm(range(len(data)), desc=f"control (offset {offset_s:g} s)",
                   disable=not progress, leave=False):
-        item = items[i]
+        item = data[i]
         mix = item["mix"]
         layers, scores = separator.separate_segment(mix, item["audio"])
         truth = torch.stack([item["v1"], item["v2"]])[None]
-        other = next((it for it in items[i + 1 :] + items[:i]
-                      if it["meta"]["source1"] != item["meta"]["source1"]), None)
+        other = next((audio for src, audio in sounds[i + 1 :] + sounds[:i]
+                      if src != item["meta"]["source1"]), None)
         if other is not None:
-            other_layers, other_scores = separator.separate_segment(mix, other["audio"])
+            other_layers, other_scores = separator.separate_segment(mix, other)
             own = pairwise_loss(truth, layers[None, scores.argmin()][None])[0, :, 0]
             alt = pairwise_loss(truth, other_layers[None, other_scores.argmin()][None])[0, :, 0]
             changed.append(float(own.argmin() != alt.argmin()))

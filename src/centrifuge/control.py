@@ -19,7 +19,13 @@ import numpy as np
 import torch
 
 from centrifuge.errors import AudioError
-from centrifuge.io.audio import SAMPLE_RATE, SILENCE_RMS, control_spectrogram, read_audio
+from centrifuge.io.audio import (
+    SAMPLE_RATE,
+    audio_window,
+    control_spectrogram,
+    is_silent,
+    read_audio,
+)
 
 
 def load_control_audio(source: str | os.PathLike | np.ndarray) -> np.ndarray:
@@ -38,10 +44,6 @@ def load_control_audio(source: str | os.PathLike | np.ndarray) -> np.ndarray:
     return wave
 
 
-def is_silent(wave: np.ndarray) -> bool:
-    return not len(wave) or float(np.sqrt(np.mean(np.square(wave)))) < SILENCE_RMS
-
-
 def warn_if_silent(wave: np.ndarray, what: str) -> None:
     if is_silent(wave):
         warnings.warn(f"{what}: the sound is silent, so the selected layer is a guess",
@@ -50,13 +52,8 @@ def warn_if_silent(wave: np.ndarray, what: str) -> None:
 
 def window(wave: np.ndarray, t0_s: float, t1_s: float) -> np.ndarray:
     """Samples of ``wave`` (starting at 0 s) between two times, zeros outside it."""
-    first = int(round(t0_s * SAMPLE_RATE))
     n = max(1, int(round((t1_s - t0_s) * SAMPLE_RATE)))
-    out = np.zeros(n, np.float32)
-    lo, hi = max(first, 0), min(first + n, len(wave))
-    if hi > lo:
-        out[lo - first : hi - first] = wave[lo:hi]
-    return out
+    return audio_window(wave, int(round(t0_s * SAMPLE_RATE)), n)
 
 
 def with_spectrograms(segments: Iterable[tuple[int, torch.Tensor]], wave: np.ndarray,

@@ -29,7 +29,7 @@ from centrifuge.data.augment import AugmentConfig
 from centrifuge.data.videos import VideoEntry
 from centrifuge.errors import AudioError, CentrifugeError, ConfigError
 from centrifuge.io import probe, read_audio, read_video
-from centrifuge.io.audio import SAMPLE_RATE, SILENCE_RMS
+from centrifuge.io.audio import SAMPLE_RATE, audio_window, is_silent
 
 log = logging.getLogger("centrifuge.data")
 
@@ -249,20 +249,14 @@ class ClipSampler:
             wave = read_audio(entry.path, missing="none")
             if wave is None:
                 raise AudioError(f"{entry.path}: has no audio stream")
-            audible = len(wave) and float(np.sqrt(np.mean(np.square(wave)))) >= SILENCE_RMS
-            self._audio_cache[entry.path] = wave if audible else None
+            self._audio_cache[entry.path] = None if is_silent(wave) else wave
         return self._audio_cache[entry.path]
 
     def _audio(self, entry: VideoEntry, start: int, span: int,
                offset: float = 0.0) -> np.ndarray:
         wave = self._soundtrack(entry)
         first = int(round((start / entry.fps + offset) * SAMPLE_RATE))
-        n = int(round(span / entry.fps * SAMPLE_RATE))
-        out = np.zeros(n, np.float32)
-        lo, hi = max(first, 0), min(first + n, len(wave))
-        if hi > lo:
-            out[lo - first : hi - first] = wave[lo:hi]
-        return out
+        return audio_window(wave, first, int(round(span / entry.fps * SAMPLE_RATE)))
 
 
 def resize_frames(frames: np.ndarray, side: int) -> np.ndarray:

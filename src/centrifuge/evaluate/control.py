@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from centrifuge.data.clips import ClipSampler
-from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
+from centrifuge.data.pairs import BlendConfig, BlendedPairs
 from centrifuge.data.videos import make_entries
 from centrifuge.errors import ConfigError
 from centrifuge.inference import Separator
@@ -88,7 +88,7 @@ def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 3
         item = data[i]
         mix = item["mix"]
         layers, scores = separator.separate_segment(mix, item["audio"])
-        truth = torch.stack([item["v1"], item["v2"]])[None]
+        truth = torch.stack([item["v1"], item["v2"]])[None]  # (1, 2, 3, T, H, W)
         other = next((audio for src, audio in sounds[i + 1 :] + sounds[:i]
                       if src != item["meta"]["source1"]), None)
         if other is not None:
@@ -96,9 +96,8 @@ def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 3
             own = pairwise_loss(truth, layers[None, scores.argmin()][None])[0, :, 0]
             alt = pairwise_loss(truth, other_layers[None, other_scores.argmin()][None])[0, :, 0]
             changed.append(float(own.argmin() != alt.argmin()))
-        targets = stack_targets({"v1": item["v1"][None], "v2": item["v2"][None]})
-        loss.append(pit_loss(layers[None], targets).per_sample)
-        ident.append(pit_loss(torch.stack([mix, mix])[None], targets).per_sample)
+        loss.append(pit_loss(layers[None], truth).per_sample)
+        ident.append(pit_loss(torch.stack([mix, mix])[None], truth).per_sample)
         desired = pairwise_loss(item["v1"][None, None], layers[None])[:, 0]
         correct.append(control_correct(desired, scores.argmin()[None]))
         chance.append(control_chance(desired))

@@ -51,9 +51,11 @@ __all__ = [
     "SAMPLE_RATE",
     "SILENCE_RMS",
     "SPEC_FRAMES_PER_FRAME",
+    "audio_window",
     "WIN_LENGTH",
     "clip_log_spectrogram",
     "control_spectrogram",
+    "is_silent",
     "log_spectrogram",
     "resample_spectrogram",
     "read_audio",
@@ -272,11 +274,22 @@ def clip_log_spectrogram(
     n = int(round(num_frames / fps * SAMPLE_RATE))
     n -= n % HOP_LENGTH
     first = int(round((start_frame / fps - audio_start_s) * SAMPLE_RATE))
-    window = np.zeros(n, np.float32)
-    lo, hi = max(first, 0), min(first + n, len(audio))
+    return log_spectrogram(audio_window(audio, first, n))
+
+
+def audio_window(wave: np.ndarray, first: int, n: int) -> np.ndarray:
+    """Samples ``[first, first + n)`` of ``wave``, zeros where the window leaves it
+    (before its start or after its end)."""
+    out = np.zeros(n, np.float32)
+    lo, hi = max(first, 0), min(first + n, len(wave))
     if hi > lo:
-        window[lo - first : hi - first] = audio[lo:hi]
-    return log_spectrogram(window)
+        out[lo - first : hi - first] = wave[lo:hi]
+    return out
+
+
+def is_silent(wave: np.ndarray) -> bool:
+    """Whether a waveform is empty or below :data:`SILENCE_RMS` (no control signal)."""
+    return not len(wave) or float(np.sqrt(np.mean(np.square(wave)))) < SILENCE_RMS
 
 
 def resample_spectrogram(spec: torch.Tensor, frames: int) -> torch.Tensor:

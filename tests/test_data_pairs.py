@@ -239,3 +239,15 @@ def test_audio_spectrogram_of_the_first_video(video_folder):
         first = item["meta"]["start1"] * 1600
         expected = control_spectrogram(np.pad(wave, (0, 16000))[first : first + 16000], 10)
         torch.testing.assert_close(item["audio"], expected)
+
+
+def test_mixed_blend_occlusion_share():
+    def share(occlusion):
+        rng = np.random.default_rng(0)
+        cfg = BlendConfig(blend="mixed", occlusion=occlusion)
+        return np.mean([cfg.draw_kind(rng) == "occlusion" for _ in range(4000)])
+
+    assert share(0.0) == 0 and share(1.0) == 1
+    assert abs(share(0.3) - 0.3) < 0.03 and abs(share(0.5) - 0.5) < 0.03
+    with pytest.raises(ConfigError, match="occlusion"):
+        BlendConfig(blend="mixed", occlusion=1.5)

@@ -50,7 +50,7 @@ class DataConfig:
     the corpus). ``augment``: training-only changes to real clips;
     ``length_power``: how much longer videos are drawn more often (see
     :class:`~centrifuge.data.clips.ClipSampler`). ``blend``, ``alpha``, ``reflection``,
-    ``superpixels``, ``frozen``: see :class:`~centrifuge.data.pairs.BlendConfig`.
+    ``occlusion``, ``superpixels``, ``frozen``: see :class:`~centrifuge.data.pairs.BlendConfig`.
     """
 
     source: str = "corpus"
@@ -69,6 +69,7 @@ class DataConfig:
     blend: str = "transparent"
     alpha: float | list = 0.5
     reflection: float = 0.0
+    occlusion: float = 0.5
     superpixels: int = 20
     frozen: int = 0
     audio: bool = False
@@ -86,6 +87,7 @@ class DataConfig:
         from centrifuge.data.pairs import BlendConfig
 
         return BlendConfig(blend=self.blend, alpha=self.alpha, reflection=self.reflection,
+                           occlusion=self.occlusion,
                            superpixels=self.superpixels, frozen=self.frozen)
 
 

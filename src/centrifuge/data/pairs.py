@@ -44,11 +44,12 @@ class BlendConfig:
         blend: ``transparent`` (α constant), ``occlusion`` (α = 1 on one SLIC
             supervoxel of V¹, 0 elsewhere), ``reflection`` (V² reflected in glass in
             front of V¹, :func:`~centrifuge.data.mixing.reflection_blend`) or ``mixed``
-            (each item occlusion or transparent with probability ½, one model for
-            reflections and occluders).
+            (each item occlusion with probability ``occlusion``, else transparent: one
+            model for reflections and occluders).
         alpha: transparent α, or a ``[low, high]`` range to draw it from uniformly.
         reflection: with ``mixed`` or ``transparent``, the share of transparent items
             made as reflection blends instead.
+        occlusion: with ``mixed``, the share of occlusion items.
         superpixels: SLIC segments per clip for occlusion blending.
         frozen: how many of the two videos are frozen (one frame repeated): 0, 1 or 2.
         colour: make V² a pure-colour video of this name (psychophysics), or None.
@@ -57,6 +58,7 @@ class BlendConfig:
     blend: str = "transparent"
     alpha: float | list[float] = 0.5
     reflection: float = 0.0
+    occlusion: float = 0.5
     superpixels: int = DEFAULT_SEGMENTS
     frozen: int = 0
     colour: str | None = None
@@ -71,11 +73,13 @@ class BlendConfig:
             raise ConfigError(f"alpha must be in [0, 1] or a range [low, high], got {self.alpha}")
         if not 0 <= self.reflection <= 1:
             raise ConfigError(f"reflection is a share in [0, 1], got {self.reflection}")
+        if not 0 <= self.occlusion <= 1:
+            raise ConfigError(f"occlusion is a share in [0, 1], got {self.occlusion}")
 
     def draw_kind(self, rng: np.random.Generator) -> str:
         kind = self.blend
         if kind == "mixed":
-            kind = "occlusion" if rng.random() < 0.5 else "transparent"
+            kind = "occlusion" if rng.random() < self.occlusion else "transparent"
         if kind == "transparent" and self.reflection and rng.random() < self.reflection:
             kind = "reflection"
         return kind

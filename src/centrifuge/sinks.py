@@ -37,11 +37,12 @@ class Mp4Layer:
     """``layer_i.mp4`` with the input's sound (also the base of :class:`Mosaic`)."""
 
     crf = LAYER_CRF
+    preset = LAYER_PRESET
 
     def __init__(self, path: Path, fps: float, audio_rate=None, audio_channels=None):
         self.writer = VideoWriter(path, fps, audio_rate=audio_rate or 16000,
                                   audio_channels=audio_channels, crf=self.crf,
-                                  preset=LAYER_PRESET)
+                                  preset=self.preset)
 
     def write(self, frames, times, sound=None):
         self.writer.write(frames, times)
@@ -140,7 +141,10 @@ def _shrink(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class Mosaic(Mp4Layer):
     """``mosaic.mp4``: input and layers side by side, with the input's sound."""
 
-    crf = 23  # a preview: smaller file
+    # A preview: x264 "superfast" at crf 26 gives the size of "veryfast" at crf 23 in
+    # about half the encoding time (1 dB lower PSNR), time taken from the model's cores.
+    crf = 26
+    preset = "superfast"
 
     def __init__(self, path: Path, fps: float, size, k: int, audio_rate=None,
                  audio_channels=None):

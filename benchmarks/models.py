@@ -2,7 +2,8 @@
 
 For each model and clip size: parameters, forward GFLOPs (``torch.utils.flop_counter``),
 and the median seconds of a forward pass and of a training step (batch 1, PIT loss,
-SGD) in fp32 and in bf16 autocast with ``channels_last_3d``. Prints a markdown table.
+SGD) in fp32 and in bf16 autocast with ``channels_last_3d``, and the bf16 forward's
+share of this machine's measured bf16 matmul peak. Prints a markdown table.
 
     python benchmarks/models.py                       # the README table
     python benchmarks/models.py --sizes 16x64 --models centrifuge_tiny --device cuda
@@ -58,6 +59,13 @@ def train_step(model, x, targets, opt, bf16: bool) -> None:
     opt.zero_grad(set_to_none=True)
 
 
+def matmul_peak(device, dtype=torch.bfloat16, n: int = 3072, reps: int = 5) -> float:
+    """GFLOP/s of a large square matmul: the most this device's kernels reach."""
+    a = torch.rand(n, n, device=device).to(dtype)
+    b = torch.rand(n, n, device=device).to(dtype)
+    return 2 * n**3 / timed(lambda: a @ b, reps, device) / 1e9
+
+
 def bench(name: str, frames: int, size: int, device, reps: int, train: bool) -> dict:
     torch.manual_seed(0)
     model = create_model(name).to(device)
@@ -94,14 +102,17 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    peak = matmul_peak(device)
+    print(f"bf16 matmul peak: {peak:.0f} GFLOP/s (3072² matmul, median of 5)\n")
     print("| model | clip | params (M) | fwd GFLOP | fwd fp32 (s) | fwd bf16+CL (s) "
-          "| train fp32 (s) | train bf16+CL (s) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| bf16 fwd, % of peak | train fp32 (s) | train bf16+CL (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
         for frames, size in args.sizes:
             r = bench(name, frames, size, device, args.reps, not args.no_train)
             print(f"| {r['model']} | {r['clip']} | {r['params_m']:.2f} | {r['gflops']:.1f} | "
-                  f"{r['fwd_fp32']:.3f} | {r['fwd_bf16']:.3f} | {r['train_fp32']:.3f} | "
+                  f"{r['fwd_fp32']:.3f} | {r['fwd_bf16']:.3f} | "
+                  f"{100 * r['gflops'] / r['fwd_bf16'] / peak:.0f} % | {r['train_fp32']:.3f} | "
                   f"{r['train_bf16']:.3f} |", flush=True)
 
 

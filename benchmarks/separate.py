@@ -47,20 +47,34 @@ def synthetic_frames(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def speed(model: str, reps: int) -> None:
-    print("| clip | precision | frames/s |")
-    print("|---|---|---|")
+    """frames/s, and for bf16 the executed GFLOP/s (overlapping frames included) as a
+    share of this machine's bf16 matmul peak."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from models import matmul_peak  # benchmarks/models.py, beside this script
+
+    peak = matmul_peak(torch.device("cpu"))
+    print(f"bf16 matmul peak: {peak:.0f} GFLOP/s\n")
+    print("| clip | precision | frames/s | executed GFLOP per frame | % of bf16 peak |")
+    print("|---|---|---|---|---|")
     for size in (112, 224):
         frames = frames_to_tensor(synthetic_frames(64, size, size))
         for precision in ("fp32", "bf16"):
             sep = Separator(model, precision=precision, segment=32, overlap=0.25,
                             progress=False)
             sep.separate(frames[:, :32])  # warm-up
+            with FlopCounterMode(display=False) as counter:
+                sep.separate(frames)
+            gflop = counter.get_total_flops() / 1e9 / frames.shape[1]
             times = []
             for _ in range(reps):
                 t = time.perf_counter()
                 sep.separate(frames)
                 times.append(time.perf_counter() - t)
-            print(f"| 64×{size}² | {precision} | {64 / np.median(times):.1f} |", flush=True)
+            fps = 64 / np.median(times)
+            share = f"{100 * gflop * fps / peak:.0f} %" if precision == "bf16" else "—"
+            print(f"| 64×{size}² | {precision} | {fps:.1f} | {gflop:.2f} | {share} |",
+                  flush=True)
 
 
 def write_long_video(path: Path, seconds: float, fps: int = 25, size=(224, 398)) -> None:

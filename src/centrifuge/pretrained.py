@@ -39,13 +39,22 @@ def _register(model: PretrainedModel, *aliases: str) -> None:
 
 _register(
     PretrainedModel(
+        name="centrifuge-cpu-v3",
+        file="centrifuge-cpu-v3.safetensors",
+        sha256="c94cde8dbeadb2cd62b4d09e46b44ca73b19b8a51e3513255a23d9c70cb7cd13",
+        summary="centrifuge_cpu with n=2, configs/cpu3.yaml: v2 trained on, with more "
+                "transparent blends; see weights/MODEL_CARD.md",
+    ),
+    "default",
+)
+_register(
+    PretrainedModel(
         name="centrifuge-cpu-v2",
         file="centrifuge-cpu-v2.safetensors",
         sha256="16a73e01e9cfc5c9f2ff66eee4263831192c98e6601f45c556eed80242b090aa",
         summary="centrifuge_cpu with n=2, configs/cpu2.yaml: v1 fine-tuned on synthetic "
-                "layered video (transparent, reflection, occlusion); see weights/MODEL_CARD.md",
+                "layered video (transparent, reflection, occlusion); the default before v3",
     ),
-    "default",
 )
 _register(
     PretrainedModel(

@@ -71,7 +71,7 @@ def speed(model: str, reps: int) -> None:
                 t = time.perf_counter()
                 sep.separate(frames)
                 times.append(time.perf_counter() - t)
-            fps = 64 / np.median(times)
+            fps = frames.shape[1] / np.median(times)
             share = f"{100 * gflop * fps / peak:.0f} %" if precision == "bf16" else "—"
             print(f"| 64×{size}² | {precision} | {fps:.1f} | {gflop:.2f} | {share} |",
                   flush=True)

@@ -251,3 +251,16 @@ def test_mixed_blend_occlusion_share():
     assert abs(share(0.3) - 0.3) < 0.03 and abs(share(0.5) - 0.5) < 0.03
     with pytest.raises(ConfigError, match="occlusion"):
         BlendConfig(blend="mixed", occlusion=1.5)
+
+
+def test_audio_v2_draws_both_layers_among_videos_with_sound(video_folder):
+    sampler = ClipSampler(folder_entries(video_folder), frames=10, crop=32)
+    sounding = {"a/one.mp4", "b/three.mp4"}
+    both = BlendedPairs(sampler, 12, seed=0, audio=True, audio_v2=True)
+    for i in range(12):
+        meta = both[i]["meta"]
+        assert {meta["source1"], meta["source2"]} == sounding  # two scenes, both sounding
+    plain = BlendedPairs(sampler, 12, seed=0, audio=True)
+    assert any(plain[i]["meta"]["source2"] not in sounding for i in range(12))
+    with pytest.raises(ConfigError, match="audio_v2 needs data.audio"):
+        BlendedPairs(sampler, 4, audio_v2=True)

@@ -51,6 +51,8 @@ class DataConfig:
     ``length_power``: how much longer videos are drawn more often (see
     :class:`~centrifuge.data.clips.ClipSampler`). ``blend``, ``alpha``, ``reflection``,
     ``occlusion``, ``superpixels``, ``frozen``: see :class:`~centrifuge.data.pairs.BlendConfig`.
+    ``audio``: items carry V¹'s sound (C3); ``audio_v2``: in training, V² has sound too
+    (see :class:`~centrifuge.data.pairs.BlendedPairs`).
     """
 
     source: str = "corpus"
@@ -73,6 +75,7 @@ class DataConfig:
     superpixels: int = 20
     frozen: int = 0
     audio: bool = False
+    audio_v2: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     length_power: float = 0.0
     batch_size: int = 10
@@ -258,6 +261,9 @@ def validate(config: TrainConfig) -> TrainConfig:
                           f"got {d.source!r}")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
+    if d.audio_v2 and not d.audio:
+        raise ConfigError("data.audio_v2 needs data.audio=true (it draws V² among videos "
+                          "with sound, for a C3 model)")
     t, o = config.trainer, config.optim
     for name, value, low in (
         ("data.batch_size", d.batch_size, 1), ("data.frames", d.frames, 2),

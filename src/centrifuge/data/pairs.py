@@ -127,6 +127,9 @@ class BlendedPairs(Dataset):
         blend: composition settings.
         audio: also return V¹'s log-spectrogram (V¹ is then drawn among videos with sound).
         audio_offset: shift V¹'s sound by this many seconds (Appendix C of ICCV 2019).
+        audio_v2: draw V² among videos with sound too. Without it, a C3 can learn which
+            *kind* of video carries sound (talking heads, sprites) and point at it without
+            listening; with both layers sounding, only the sound tells them apart.
     """
 
     def __init__(
@@ -138,7 +141,12 @@ class BlendedPairs(Dataset):
         blend: BlendConfig | None = None,
         audio: bool = False,
         audio_offset: float = 0.0,
+        audio_v2: bool = False,
     ):
+        if audio_v2 and not audio:
+            raise ConfigError("data.audio_v2 needs data.audio=true (it draws V² among "
+                              "videos with sound, for a C3 model)")
+        self.audio_v2 = bool(audio_v2)
         self.sampler = sampler
         self.audio_offset = float(audio_offset)
         self.length = int(length)
@@ -162,7 +170,7 @@ class BlendedPairs(Dataset):
             f2, src2, start2 = None, f"colour:{cfg.colour}", 0
             v2 = pure_colour(cfg.colour, t, s, s)
         else:
-            c2 = self.sampler.sample(rng, exclude=c1.entry.scene)
+            c2 = self.sampler.sample(rng, exclude=c1.entry.scene, audio=self.audio_v2)
             f2, src2, start2 = c2.frames, c2.entry.source, c2.start
         if cfg.frozen >= 1:
             f1 = frozen(f1, rng)

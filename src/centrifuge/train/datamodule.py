@@ -75,7 +75,8 @@ class BlendedDataModule(L.LightningDataModule):
             world = self.trainer.world_size if self.trainer else 1
             length = self.total_batches * c.batch_size * world
             self.train_set = BlendedPairs(self.train_source(), length, seed=c.seed,
-                                          blend=self.cfg.blend_config(), audio=c.audio)
+                                          blend=self.cfg.blend_config(), audio=c.audio,
+                                          audio_v2=c.audio_v2)
             # Validation is real video: the corpus val split unless told otherwise.
             real = c.source if c.source not in ("synthetic", "mixed") else c.real_source
             val_source = c.val_source or real

@@ -3,7 +3,8 @@
 1. frames/s of :class:`Separator` at 112² and 224² (segment 32, overlap 0.25), fp32 vs
    bf16 autocast;
 2. the whole ``centrifuge separate`` against the model alone on a 250-frame 398×224
-   clip with sound (frames/s and their ratio);
+   clip with sound (frames/s and their ratio), and the CPU time of each of its stages
+   (decode, model, statistics, conversion, sound, x264), which bounds that ratio;
 3. peak RSS of ``centrifuge separate`` on a 10-second and a 10-minute 224p video with
    stereo sound (written once into ``--work``); it must stay flat with length;
 4. seam error: on a blend of two corpus val clips separated in short segments, the mean
@@ -124,6 +125,77 @@ def pipeline(model: str, work: Path, reps: int = 3) -> None:
         print(f"| {label} | {fps[key]:.1f} | {fps[key] / fps['model']:.2f} |", flush=True)
 
 
+def encode_profile(model: str, work: Path, block: int = 32) -> None:
+    """CPU seconds of each stage of ``centrifuge separate`` on the 250-frame clip, run one
+    after another in this process (``time.process_time``: every thread, x264's too).
+    The command overlaps them, but on a CPU the model saturates, whatever decoding and
+    encoding cost comes out of the model's time: model / (model + the rest) is the
+    ceiling of the pipeline ratio above."""
+    from centrifuge.io import AudioStream, iter_chunks, tensor_to_frames
+    from centrifuge.io.writer import SoundEncoder
+    from centrifuge.selection import LayerStats
+    from centrifuge.sinks import ContactSheet, Mosaic, Mp4Layer
+
+    work.mkdir(parents=True, exist_ok=True)
+    video = work / "clip_10s.mp4"
+    write_long_video(video, 10)
+    cpu: dict[str, float] = {}
+
+    def clock(key, fn, *args):
+        t = time.process_time()
+        out = fn(*args)
+        cpu[key] = cpu.get(key, 0.0) + time.process_time() - t
+        return out
+
+    chunks = clock("decode (frames → tensors)", lambda: [
+        (start, frames_to_tensor(f)) for start, f, _ in
+        iter_chunks(video, 32, 8, size=(224, 398), times=True)])
+    frames = torch.cat([c[:, 8 if s else 0:] for s, c in chunks], dim=1)
+    sep = Separator(model, progress=False)
+    sep.separate(frames[:, :32])  # warm-up
+    layers = clock("model (`Separator.separate`)", sep.separate, frames)
+    n, t = layers.shape[0], frames.shape[1]
+    sound = AudioStream(video)
+    fps = 25.0
+    out = work / "profile"
+    out.mkdir(exist_ok=True)
+    aac = SoundEncoder(sound.rate, sound.channels)
+    sinks = [Mp4Layer(out / f"layer_{i}.mp4", fps, aac) for i in range(n)]
+    mosaic = Mosaic(out / "mosaic.mp4", fps, (224, 398), n, aac)
+    contact = ContactSheet(t, (224, 398), ["input"] + [f"output {i}" for i in range(n)])
+    stats = LayerStats(n)
+    def previews(tiles, times, packets):
+        mosaic.write(tiles, times, packets)
+        contact.write(tiles, times)
+
+    x264_layers = f"x264 layers ({n}, {sinks[0].preset} crf {sinks[0].crf})"
+    x264_mosaic = f"x264 mosaic ({mosaic.preset} crf {mosaic.crf}) + contact sheet"
+    for k in range(0, t, block):
+        b, src = layers[:, :, k : k + block], frames[:, k : k + block]
+        times = np.arange(k, k + b.shape[2]) / fps
+        clock("statistics", stats.update, b, src)
+        tiles = clock("float → uint8", lambda x: [tensor_to_frames(y) for y in x], [src, *b])
+        wave = clock("sound: decode", sound.read_until, times[-1] + 1 / fps)
+        packets = clock("sound: one AAC encode", aac.encode, wave)
+        for i, sink in enumerate(sinks):
+            clock(x264_layers, sink.write, tiles[1 + i], times, packets)
+        clock(x264_mosaic, previews, tiles, times, packets)
+    tail = aac.encode(None)
+    for sink in [*sinks, mosaic]:
+        clock(x264_mosaic if sink is mosaic else x264_layers, sink.close, tail)
+    sound.close()
+    model_s = cpu.pop("model (`Separator.separate`)")
+    rest = sum(cpu.values())
+    print(f"| stage ({t} frames, 398×224, stereo sound) | CPU s | / model CPU s |")
+    print("|---|---|---|")
+    print(f"| model (`Separator.separate`) | {model_s:.1f} | 1.00 |")
+    for key, value in cpu.items():
+        print(f"| {key} | {value:.2f} | {value / model_s:.3f} |")
+    print(f"| everything but the model | {rest:.1f} | {rest / model_s:.3f} |")
+    print(f"\nceiling of the pipeline ratio on a saturated CPU: model / (model + the rest) = "
+          f"{model_s / (model_s + rest):.2f}", flush=True)
+
+
 def peak_rss(model: str, video: Path, out: Path) -> tuple[float, float]:
     """Peak RSS (MiB) and wall seconds of `centrifuge separate` in a fresh process."""
     cmd = [sys.executable, "-c",
@@ -186,6 +258,7 @@ def main(argv=None) -> None:
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-seams", action="store_true")
     p.add_argument("--skip-pipeline", action="store_true")
+    p.add_argument("--skip-profile", action="store_true")
     p.add_argument("--long-seconds", type=int, default=600,
                    help="length of the long video of the memory test (600)")
     args = p.parse_args(argv)
@@ -196,6 +269,9 @@ def main(argv=None) -> None:
         print()
     if not args.skip_pipeline:
         pipeline(args.model, args.work, args.reps)
+        print()
+    if not args.skip_profile:
+        encode_profile(args.model, args.work)
         print()
     if not args.skip_memory:
         memory(args.model, args.work, args.long_seconds)

@@ -16,6 +16,7 @@ from centrifuge.io import (
     tensor_to_frames,
     write_video,
 )
+from centrifuge.io.writer import SoundEncoder
 
 from conftest import moving_pattern, tone
 
@@ -114,6 +115,33 @@ def test_audio_round_trip_keeps_pitch_and_level(tmp_path):
     peak_hz = np.argmax(spectrum) * 16000 / 24000
     assert peak_hz == pytest.approx(440, abs=5)
     assert np.sqrt(np.mean(clip.audio[4000:28000] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.2)
+
+
+def test_files_sharing_one_sound_encoder_carry_the_same_sound(tmp_path):
+    frames = moving_pattern(20, 32, 48)
+    sound = np.stack([tone(2.0, 440), tone(2.0, 660)]).astype(np.float32)  # stereo
+    aac = SoundEncoder(16000, 2)
+    writers = [VideoWriter(tmp_path / f"{i}.mp4", 10, sound=aac) for i in range(2)]
+    for k in range(0, 20, 5):  # blocks of frames, each with its stretch of sound
+        packets = aac.encode(sound[:, k * 1600 : (k + 5) * 1600])
+        for w in writers:
+            w.write(frames[k : k + 5])
+            w.write_sound_packets(packets)
+    tail = aac.encode(None)
+    for w in writers:
+        w.write_sound_packets(tail)
+        w.close()
+    with pytest.raises(VideoWriteError, match="SoundEncoder"):
+        writers[0].write_audio(sound)
+    heard = []
+    for i in range(2):
+        clip = read_video(tmp_path / f"{i}.mp4", audio=True)
+        assert len(clip.frames) == 20 and len(clip.audio) == pytest.approx(32000, abs=10)
+        spectrum = np.abs(np.fft.rfft(clip.audio[4000:28000]))  # mono mix of 440 and 660 Hz
+        peaks = sorted(np.argsort(spectrum)[-2:] * 16000 / 24000)
+        assert peaks == pytest.approx([440, 660], abs=5)
+        heard.append(clip.audio)
+    np.testing.assert_array_equal(heard[0], heard[1])
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from centrifuge.errors import ConfigError
-from centrifuge.selection import PairStats, select_pair
+from centrifuge.selection import LayerStats, PairStats, select_pair
 
 
 def layers_and_mix(seed=0, t=6, s=16):
@@ -54,6 +54,41 @@ def test_streaming_equals_one_block():
     d = {(a, b): (layers[a] - layers[b]).abs().mean().item()
          for a in range(4) for b in range(a + 1, 4)}
     assert whole.pick("dissimilar") == max(d, key=d.get)
+
+
+def test_statistics_match_a_direct_computation():
+    v1, v2, mix = layers_and_mix(4, t=5)
+    layers = torch.stack([v1, 0.7 * v2 + 0.1, mix]).double()
+    stats = PairStats(3)
+    stats.update(layers.float(), mix)
+    for i in range(3):
+        assert float(stats.to_input()[i]) == pytest.approx(
+            float((mix - layers[i]).abs().mean()), rel=1e-5)
+        for j in range(3):
+            if i == j:
+                continue
+            assert float(stats.distance()[i, j]) == pytest.approx(
+                float((layers[i] - layers[j]).abs().mean()), rel=1e-5)
+            # the best α in [0.25, 0.75] by brute force
+            errs = [float(((a * layers[i] + (1 - a) * layers[j] - mix) ** 2).mean())
+                    for a in torch.linspace(0.25, 0.75, 2001, dtype=torch.float64)]
+            assert float(stats.recomposition_error()[i, j]) == pytest.approx(min(errs),
+                                                                            rel=1e-4, abs=1e-9)
+
+
+def test_layer_stats_streamed_in_blocks_match_the_whole_video():
+    v1, v2, mix = layers_and_mix(5, t=6, s=18)
+    layers = torch.stack([v1, 0.5 * v2 + 0.2])
+    stats = LayerStats(2)
+    stats.update(layers[:, :, :4], mix[:, :4])
+    stats.update(layers[:, :, 4:], mix[:, 4:])
+    for i, row in enumerate(stats.summary()):
+        x = layers[i].double()
+        assert row["mean_rgb"] == pytest.approx(x.mean(dim=(1, 2, 3)).tolist(), abs=1e-4)
+        assert row["std"] == pytest.approx(float(x.std(dim=(1, 2, 3), correction=0).mean()),
+                                           abs=1e-4)
+        grid = (mix - layers[i])[..., ::2, ::2]  # the distance is estimated on a 2×2 grid
+        assert row["mean_abs_diff_to_input"] == pytest.approx(float(grid.abs().mean()), abs=1e-4)
 
 
 def test_unknown_rule():

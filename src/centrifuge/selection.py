@@ -1,7 +1,8 @@
 """Which two of the n output layers to keep (``--layers 2``).
 
-The model returns n layers (4 for the shipped models) and the user wants the two that
-make up the video. Rules, all computed in one streaming pass over any video length:
+The model returns n layers (2 for the default model, 4 for v1 and the paper's recipes)
+and the user wants the two that make up the video. Rules, all computed in one streaming
+pass over any video length:
 
 * ``dissimilar`` — the paper's (CVPR 2019 §3.2): the pair farthest apart in pixels,
   mean |Oⁱ − Oʲ|. It can pick two layers that are far apart because both are wrong.
@@ -24,7 +25,6 @@ from __future__ import annotations
 import torch
 
 from centrifuge.errors import ConfigError
-from centrifuge.losses import layer_distances
 
 RULES = ("recompose", "dissimilar")
 DEFAULT_RULE = "recompose"
@@ -44,22 +44,32 @@ class PairStats:
         self.n = n
         z = torch.zeros(n, n, dtype=torch.float64)
         self.abs, self.aa, self.ab, self.bb = z.clone(), z.clone(), z.clone(), z.clone()
+        self.input_abs = torch.zeros(n, dtype=torch.float64)  # Σ|V − Oʲ|
         self.count = 0
 
     def update(self, layers: torch.Tensor, video: torch.Tensor) -> None:
         x = layers.float().flatten(1)  # (n, P)
-        self.abs += layer_distances(x[None])[0].double().cpu() * x.shape[1]
-        resid = video.float().flatten()[None] - x  # V − Oj, (n, P)
-        bb = (resid * resid).sum(-1).double()
+        resid = video.float().flatten()[None] - x  # V − Oʲ, (n, P)
+        # norms and dot products: one read of their inputs, no temporaries
+        self.input_abs += torch.linalg.vector_norm(resid, ord=1, dim=-1).double().cpu()
+        bb = torch.linalg.vector_norm(resid, dim=-1).double().cpu() ** 2
         for i in range(self.n):  # pair by pair: memory of two layers, not n² of them
-            for j in range(self.n):
-                if i == j:
-                    continue
-                a = x[i] - x[j]
-                self.aa[i, j] += float((a * a).sum())
-                self.ab[i, j] += float((a * resid[j]).sum())
+            for j in range(i + 1, self.n):
+                a = x[i] - x[j]  # a of (i, j); (j, i) has −a
+                aa, dist = float(torch.dot(a, a)), float(torch.linalg.vector_norm(a, ord=1))
+                self.aa[i, j] += aa
+                self.aa[j, i] += aa
+                self.abs[i, j] += dist
+                self.abs[j, i] += dist
+                self.ab[i, j] += float(torch.dot(a, resid[j]))
+                self.ab[j, i] -= float(torch.dot(a, resid[i]))
                 self.bb[i, j] += float(bb[j])
+                self.bb[j, i] += float(bb[i])
         self.count += x.shape[1]
+
+    def to_input(self) -> torch.Tensor:
+        """Mean |V − Oʲ| ``(n,)``: how far each layer is from the input."""
+        return self.input_abs / max(1, self.count)
 
     def distance(self) -> torch.Tensor:
         """Mean |Oⁱ − Oʲ| ``(n, n)``."""
@@ -87,6 +97,38 @@ class PairStats:
             score = torch.where(ok, err, torch.full_like(err, float("inf")))
             i, j = divmod(int(score.argmin()), self.n)
         return (min(i, j), max(i, j))
+
+
+class LayerStats:
+    """What ``centrifuge separate`` reports about its layers, summed block by block:
+    :class:`PairStats` on a 2×2 grid (selection and the distance to the input need
+    means, not every pixel: ¼ of the cost) and every pixel's colour sums."""
+
+    def __init__(self, n: int):
+        self.pairs = PairStats(n)
+        self.sums = torch.zeros(n, 3, dtype=torch.float64)
+        self.squares = torch.zeros(n, 3, dtype=torch.float64)
+        self.pixels = 0
+
+    def update(self, layers: torch.Tensor, video: torch.Tensor) -> None:
+        self.pairs.update(layers[..., ::2, ::2], video[..., ::2, ::2])
+        # fp32 within a frame (pairwise summation; a norm reads x once), fp64 across frames
+        x = layers.float()
+        self.sums += x.sum(dim=(3, 4)).double().sum(-1)
+        self.squares += (torch.linalg.vector_norm(x, dim=(3, 4)).double() ** 2).sum(-1)
+        self.pixels += x.shape[2] * x.shape[3] * x.shape[4]
+
+    def summary(self) -> list[dict]:
+        """Per layer: mean colour, pixel standard deviation, mean |layer − input|."""
+        px = max(1, self.pixels)
+        mean, to_input = self.sums / px, self.pairs.to_input()
+        std = (self.squares / px - mean**2).clamp_min(0).sqrt()
+        return [
+            {"mean_rgb": [round(float(v), 4) for v in mean[i]],
+             "std": round(float(std[i].mean()), 4),
+             "mean_abs_diff_to_input": round(float(to_input[i]), 4)}
+            for i in range(len(mean))
+        ]
 
 
 def pair_stats(layers: torch.Tensor, video: torch.Tensor) -> PairStats:

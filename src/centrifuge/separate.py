@@ -42,9 +42,10 @@ from centrifuge.control import choose_layer, control_sound, spectrogram_at
 from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
 from centrifuge.inference import Separator, stitch
 from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
+from centrifuge.io.writer import SoundEncoder
 from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
 from centrifuge.report import write_report
-from centrifuge.selection import DEFAULT_RULE, RULES, PairStats
+from centrifuge.selection import DEFAULT_RULE, RULES, LayerStats
 from centrifuge.sinks import FORMATS, SUFFIX, ContactSheet, Mosaic, layer_names, open_layer
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
@@ -95,17 +96,6 @@ def _check_space(folder: Path, info, n_files: int) -> None:
             f"not enough free space in {parent}: {free >> 20} MiB free, about {need >> 20} MiB "
             "needed; free some space or pass -o to another disk"
         )
-
-
-def _layer_stats(mean: torch.Tensor, mean_sq: torch.Tensor, to_input: torch.Tensor) -> list[dict]:
-    """Per layer: mean colour, pixel standard deviation, mean |layer − input|."""
-    std = (mean_sq - mean**2).clamp_min(0).sqrt()
-    return [
-        {"mean_rgb": [round(float(v), 4) for v in mean[i]],
-         "std": round(float(std[i].mean()), 4),
-         "mean_abs_diff_to_input": round(float(to_input[i]), 4)}
-        for i in range(len(mean))
-    ]
 
 
 def separate_file(
@@ -230,19 +220,17 @@ class _Encoder:
         n = separator.n_layers
         self.n, self.stop = n, threading.Event()
         self.sound = self._open_sound(info)
-        rate = self.sound.rate if self.sound else None
-        channels = self.sound.channels if self.sound else None
+        # every file carries the same sound: one AAC encode, its packets muxed into all
+        wants_sound = self.sound is not None and (fmt == "mp4" or mosaic)
+        self.aac = SoundEncoder(self.sound.rate, self.sound.channels) if wants_sound else None
         self.paths = [work / f"all_{i}{SUFFIX[fmt]}" for i in range(n)]
-        self.layers = [open_layer(fmt, p, info.fps, rate, channels) for p in self.paths]
-        self.mosaic = (Mosaic(work / "mosaic.mp4", info.fps, size, n, rate, channels)
+        self.layers = [open_layer(fmt, p, info.fps, self.aac) for p in self.paths]
+        self.mosaic = (Mosaic(work / "mosaic.mp4", info.fps, size, n, self.aac)
                        if mosaic else None)
         labels = ["input"] + [f"output {i}" for i in range(n)]
         self.contact = ContactSheet(info.num_frames, size, labels) if mosaic else None
         self.fps = info.fps
-        self.pairs = PairStats(n)
-        self.sums = torch.zeros(n, 3, dtype=torch.float64)
-        self.squares = torch.zeros(n, 3, dtype=torch.float64)
-        self.to_input = torch.zeros(n, dtype=torch.float64)
+        self.stats = LayerStats(n)
         self.frames = 0
         self.last_time = 0.0
         self.queue: queue.Queue = queue.Queue(_QUEUE)
@@ -287,17 +275,12 @@ class _Encoder:
 
     def _write(self, block, source, times):
         k = block.shape[2]
-        # Selection needs means, not every pixel: a 2×2 grid estimates them at ¼ the cost.
-        self.pairs.update(block[..., ::2, ::2], source[..., ::2, ::2])
-        # fp32 sums within a frame (pairwise summation: exact enough), fp64 across frames
-        x = block.float()
-        self.sums += x.sum(dim=(3, 4)).double().sum(-1)
-        self.squares += (x * x).sum(dim=(3, 4)).double().sum(-1)
-        self.to_input += (x - source[None]).abs_().mean(dim=(1, 3, 4)).double().sum(-1)
+        self.stats.update(block, source)
         frames = [tensor_to_frames(block[i]) for i in range(self.n)]
         src = tensor_to_frames(source)
         self.last_time = float(times[-1])
-        sound = self.sound.read_until(self.last_time + 1 / self.fps) if self.sound else None
+        sound = (self.aac.encode(self.sound.read_until(self.last_time + 1 / self.fps))
+                 if self.aac else None)
         for sink, f in zip(self.layers, frames, strict=True):
             sink.write(f, times, sound)
         if self.mosaic is not None:
@@ -310,8 +293,9 @@ class _Encoder:
         self.thread.join()
         if self.error is not None:
             raise self.error
+        tail = self.aac.encode(None) if self.aac else None
         for sink in [*self.layers, *([self.mosaic] if self.mosaic else [])]:
-            sink.close()
+            sink.close(tail)
         if self.sound:
             self.sound.close()
 
@@ -374,7 +358,7 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
     elapsed = time.perf_counter() - t0
     frames_done = encoder.frames
 
-    kept = list(encoder.pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
+    kept = list(encoder.stats.pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
     chosen = None
     if scores:
         chosen = choose_layer(scores, encoder.paths, work, fmt, separator, control)
@@ -387,9 +371,7 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
     if encoder.contact is not None:
         encoder.contact.save(work / "contact.png")
 
-    pixels = frames_done * h * w
-    stats = _layer_stats(encoder.sums / pixels, encoder.squares / pixels,
-                         encoder.to_input / frames_done)
+    stats = encoder.stats.summary()
     sound = encoder.sound
     return {
         "input": {"path": str(path), "frames": frames_done, "fps": info.fps,
@@ -406,9 +388,9 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
                    for new, old in enumerate(kept)},
         "selection": {"kept_outputs": kept, "rule": "all" if len(kept) == n else select,
                       "distance": [[round(float(v), 5) for v in row]
-                                   for row in encoder.pairs.distance()],
+                                   for row in encoder.stats.pairs.distance()],
                       "recomposition_mse": [[round(float(v), 6) for v in row]
-                                            for row in encoder.pairs.recomposition_error()]},
+                                            for row in encoder.stats.pairs.recomposition_error()]},
         **({"control": chosen} if chosen else {}),
         "timings_s": {"separate": round(elapsed, 2), "model": round(model_time, 2),
                       "encode": round(encoder.busy, 2),

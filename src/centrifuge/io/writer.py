@@ -4,6 +4,7 @@ Outputs keep what the input had: its exact size (odd sizes are stored as H.264 4
 which holds any size; even sizes as the widely playable 4:2:0), its frame times (a
 variable-frame-rate input stays variable, so the sound does not drift) and its sound,
 which is written as it arrives (:meth:`VideoWriter.write_audio`) so memory stays flat.
+Files that carry the same sound can share one AAC encode (:class:`SoundEncoder`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from centrifuge.errors import VideoWriteError
 from centrifuge.io.media import short_error
 
-__all__ = ["VideoWriter", "write_video"]
+__all__ = ["SoundEncoder", "VideoWriter", "write_video"]
 
 TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for every common frame rate
 
@@ -28,6 +29,58 @@ def _fps_fraction(fps: float) -> Fraction:
     if not math.isfinite(fps) or not 0 < fps <= 1000:
         raise VideoWriteError(f"invalid frame rate {fps}; pass fps between 0 and 1000")
     return Fraction(fps).limit_denominator(10000)
+
+
+def _copy_packets(packets: list, stream) -> list:
+    """Fresh packets for ``stream`` (muxing consumes a packet; one per file)."""
+    out = []
+    for p in packets:
+        q = av.Packet(bytes(p))
+        q.pts, q.dts, q.duration, q.time_base = p.pts, p.dts, p.duration, p.time_base
+        q.stream = stream
+        out.append(q)
+    return out
+
+
+class SoundEncoder:
+    """One AAC encode of a soundtrack, its packets muxed into several files.
+
+    ``centrifuge separate`` writes the input's sound into every layer and the mosaic;
+    encoding it once instead of once per file saves CPU time the model needs. A
+    :class:`VideoWriter` given this encoder takes its packets through
+    :meth:`VideoWriter.write_sound_packets`.
+    """
+
+    def __init__(self, rate: int, channels: int):
+        if channels not in (1, 2):
+            raise VideoWriteError(f"audio must have 1 or 2 channels, got {channels}")
+        if not rate or rate <= 0:
+            raise VideoWriteError(f"invalid audio rate {rate}")
+        self.rate, self.channels = int(rate), int(channels)
+        self.layout = "mono" if channels == 1 else "stereo"
+        ctx = av.CodecContext.create("aac", "w")
+        ctx.sample_rate, ctx.layout, ctx.format = self.rate, self.layout, "fltp"
+        ctx.time_base = Fraction(1, self.rate)
+        ctx.open()
+        self._ctx = ctx
+        self._pos = 0
+
+    def encode(self, samples: np.ndarray | None) -> list:
+        """Packets for ``(C, N)`` float samples in [-1, 1]; ``None`` flushes the encoder."""
+        try:
+            if samples is None:
+                return list(self._ctx.encode(None))
+            samples = np.ascontiguousarray(samples, dtype=np.float32)
+            if samples.ndim == 1:
+                samples = samples[None]
+            if samples.shape[1] == 0:
+                return []
+            af = av.AudioFrame.from_ndarray(samples, format="fltp", layout=self.layout)
+            af.sample_rate, af.pts, af.time_base = self.rate, self._pos, Fraction(1, self.rate)
+            self._pos += samples.shape[1]
+            return list(self._ctx.encode(af))
+        except (av.error.FFmpegError, ValueError) as e:
+            raise VideoWriteError(f"encoding the sound failed ({short_error(e)})") from None
 
 
 class VideoWriter:
@@ -43,6 +96,9 @@ class VideoWriter:
             or None and, with ``audio_channels``, pieces passed to :meth:`write_audio`.
         audio_rate / audio_channels: the sound's sample rate and channel count (1 or 2).
         crf / preset: x264 quality (lower is better) and speed.
+        sound: a :class:`SoundEncoder` shared with other files; its packets come through
+            :meth:`write_sound_packets` (``audio``, ``audio_rate`` and
+            ``audio_channels`` are then taken from it).
 
     Example:
         >>> with VideoWriter(path, fps=25) as w:   # doctest: +SKIP
@@ -59,11 +115,14 @@ class VideoWriter:
         audio_channels: int | None = None,
         crf: int = 18,
         preset: str = "fast",
+        sound: SoundEncoder | None = None,
     ):
         self.path = Path(path)
         self.fps = _fps_fraction(fps)
         self.crf = crf
         self.preset = preset
+        if sound is not None:
+            audio, audio_rate, audio_channels = None, sound.rate, sound.channels
         if audio is not None:
             audio = self._as_audio(audio)
             audio_channels = audio.shape[0]
@@ -81,6 +140,7 @@ class VideoWriter:
         self._container = None
         self._vstream = None
         self._astream = None
+        self._shared_sound = sound is not None
         # the suffix stays last so FFmpeg picks the container format from it
         self._tmp = self.path.with_name(
             f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
@@ -168,6 +228,9 @@ class VideoWriter:
 
     def write_audio(self, samples: np.ndarray) -> None:
         """Append sound ``(C, N)`` float in [-1, 1] (C = ``audio_channels``)."""
+        if self._shared_sound:
+            raise VideoWriteError("this writer takes its sound as packets of its "
+                                  "SoundEncoder (write_sound_packets)")
         if self._astream is None:
             if self._container is None:
                 raise VideoWriteError("write the first frames before the sound")
@@ -191,6 +254,21 @@ class VideoWriter:
                 f"{self.path}: writing sound failed ({short_error(e)}); check free space"
             ) from None
 
+    def write_sound_packets(self, packets: list) -> None:
+        """Append packets of the shared :class:`SoundEncoder` this writer was given."""
+        if not self._shared_sound:
+            raise VideoWriteError("write_sound_packets needs a writer made with sound=")
+        if self._container is None:
+            raise VideoWriteError("write the first frames before the sound")
+        try:
+            for packet in _copy_packets(packets, self._astream):
+                self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise VideoWriteError(
+                f"{self.path}: writing sound failed ({short_error(e)}); check free space"
+            ) from None
+
     def _write_audio_upto(self, t_s: float) -> None:
         end = min(self._whole_audio.shape[1], int(round(t_s * self.audio_rate)))
         if end > self._audio_pos:
@@ -205,7 +283,8 @@ class VideoWriter:
             if self._astream is not None:
                 if self._whole_audio is not None:
                     self._write_audio_upto(self._end_time())
-                self._container.mux(self._astream.encode(None))
+                if not self._shared_sound:
+                    self._container.mux(self._astream.encode(None))
             self._container.close()
             self._container = None
             os.replace(self._tmp, self.path)

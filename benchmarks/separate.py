@@ -54,8 +54,8 @@ def speed(model: str, reps: int) -> None:
 
     from models import matmul_peak  # benchmarks/models.py, beside this script
 
-    peak = matmul_peak(torch.device("cpu"))
-    print(f"bf16 matmul peak: {peak:.0f} GFLOP/s\n")
+    peak = matmul_peak(torch.device("cpu"), verbose=True)
+    print(f"bf16 peak (fastest of these): {peak:.0f} GFLOP/s\n")
     print("| clip | precision | frames/s | executed GFLOP per frame | % of bf16 peak |")
     print("|---|---|---|---|---|")
     for size in (112, 224):
@@ -198,9 +198,12 @@ def encode_profile(model: str, work: Path, block: int = 32) -> None:
 
 def peak_rss(model: str, video: Path, out: Path) -> tuple[float, float]:
     """Peak RSS (MiB) and wall seconds of `centrifuge separate` in a fresh process."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork + exec, so a child of this
+    # (by then large) process would report the parent's peak as its own.
     cmd = [sys.executable, "-c",
-           "import resource, sys; from centrifuge.cli import main; rc = main(sys.argv[1:]); "
-           "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)",
+           "import sys; from centrifuge.cli import main; rc = main(sys.argv[1:]); "
+           "print('RSS', next(l.split()[1] for l in open('/proc/self/status') "
+           "if l.startswith('VmHWM'))); sys.exit(rc)",
            "separate", str(video), "-o", str(out), "-n", model, "--force"]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)

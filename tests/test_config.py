@@ -58,6 +58,7 @@ def test_bad_configs_are_clear(tmp_path):
     ("data.reflection=2", "reflection is a share"),
     ("data.blend=glass", "blend must be one of"),
     ("data.augment.wobble=1", "unknown config key 'data.augment.wobble'"),
+    ("data.audio_v2=true", "audio_v2 needs data.audio=true"),
 ])
 def test_new_data_fields_are_checked_at_load(override, message):
     with pytest.raises(ConfigError, match=message):

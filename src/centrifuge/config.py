@@ -261,9 +261,9 @@ def validate(config: TrainConfig) -> TrainConfig:
                           f"got {d.source!r}")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
-    if d.audio_v2 and not d.audio:
-        raise ConfigError("data.audio_v2 needs data.audio=true (it draws V² among videos "
-                          "with sound, for a C3 model)")
+    from centrifuge.data.pairs import check_audio
+
+    check_audio(d.audio, d.audio_v2)
     t, o = config.trainer, config.optim
     for name, value, low in (
         ("data.batch_size", d.batch_size, 1), ("data.frames", d.frames, 2),

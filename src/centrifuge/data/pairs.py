@@ -107,6 +107,13 @@ class MixedSource:
         return source.sample(rng, exclude=exclude, audio=audio, audio_offset=audio_offset)
 
 
+def check_audio(audio: bool, audio_v2: bool) -> None:
+    """``audio_v2`` (V² with sound too) only means something for blends with sound."""
+    if audio_v2 and not audio:
+        raise ConfigError("data.audio_v2 needs data.audio=true (it draws V² among videos "
+                          "with sound, for a C3 model)")
+
+
 class BlendedPairs(Dataset):
     """Blends of two clips from different scenes, deterministic per index.
 
@@ -143,9 +150,7 @@ class BlendedPairs(Dataset):
         audio_offset: float = 0.0,
         audio_v2: bool = False,
     ):
-        if audio_v2 and not audio:
-            raise ConfigError("data.audio_v2 needs data.audio=true (it draws V² among "
-                              "videos with sound, for a C3 model)")
+        check_audio(audio, audio_v2)
         self.audio_v2 = bool(audio_v2)
         self.sampler = sampler
         self.audio_offset = float(audio_offset)

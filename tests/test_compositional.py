@@ -229,3 +229,20 @@ def test_internals_figure_lays_out_fig_6(tmp_path):
     assert sheet.size == (4 * 48, 3 * (32 + 14))  # (m + 1) columns, (n + 1) rows
     with pytest.raises(ConfigError, match="no layers"):
         internals_figure(create_model("centrifuge_tiny"), torch.rand(3, 8, 32, 32))
+
+
+def test_train_only_the_control_regressor():
+    """optim.train_only: the rest of the model is frozen and out of the optimizer."""
+    from centrifuge.train.module import CentrifugeModule
+
+    optim = {"name": "adamw", "lr": 1e-3, "schedule": "constant", "train_only": ["regressor"]}
+    module = CentrifugeModule("c3_tiny", {"n_outputs": 2, **AUDIO}, optim)
+    opt = module.configure_optimizers()["optimizer"]
+    in_opt = {id(p) for group in opt.param_groups for p in group["params"]}
+    for name, p in module.model.named_parameters():
+        assert p.requires_grad == name.startswith("regressor.") == (id(p) in in_opt), name
+    d = module.model.forward_dict(torch.rand(1, 3, 8, 32, 32), torch.randn(1, 257, 32))
+    assert not d["outputs"].requires_grad and d["scores"].requires_grad
+    with pytest.raises(ConfigError, match="has no part 'decoder'"):
+        CentrifugeModule("c3_tiny", {"n_outputs": 2, **AUDIO},
+                         {**optim, "train_only": ["decoder"]})

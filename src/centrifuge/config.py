@@ -99,7 +99,9 @@ class OptimConfig:
     """``name``: ``sgd`` (the paper) or ``adamw``; ``schedule``: ``step`` (lr becomes
     ``lr_values[k]`` at ``milestones[k]``), ``cosine`` or ``constant``; optional linear
     ``warmup_steps``; ``encoder_lr_scale`` multiplies the learning rate of the I3D
-    encoder(s), e.g. 0.1 to keep Kinetics features while the decoder learns."""
+    encoder(s), e.g. 0.1 to keep Kinetics features while the decoder learns;
+    ``train_only``: names of the model's parts that train (e.g. ``[regressor]``: a C3's
+    control regressor), everything else frozen; empty: everything trains."""
 
     name: str = "sgd"
     lr: float = 0.1
@@ -111,6 +113,7 @@ class OptimConfig:
     warmup_steps: int = 0
     encoder_lr_scale: float = 1.0
     grad_clip: float | None = None
+    train_only: list = field(default_factory=list)
 
 
 @dataclass

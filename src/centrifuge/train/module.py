@@ -138,10 +138,24 @@ class CentrifugeModule(L.LightningModule):
         if self.optim_cfg.schedule == "step" and (
                 len(self.optim_cfg.milestones) != len(self.optim_cfg.lr_values)):
             raise ConfigError("optim.milestones and optim.lr_values must have the same length")
+        self._freeze_all_but(self.optim_cfg.train_only)
         self.loss_weights = LossWeights(**(loss or {}))
         self.channels_last = channels_last
         if channels_last:
             channels_last_3d(self.model)
+
+    def _freeze_all_but(self, parts: list) -> None:
+        """``optim.train_only``: only these top-level parts of the model train."""
+        if not parts:
+            return
+        names = dict(self.model.named_children())
+        unknown = [p for p in parts if p not in names]
+        if unknown:
+            raise ConfigError(f"optim.train_only: {self.model.__class__.__name__} has no part "
+                              f"{', '.join(map(repr, unknown))}; its parts: "
+                              f"{', '.join(names)}")
+        for name, child in names.items():
+            child.requires_grad_(name in parts)
 
     def forward(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_dict(mix, audio)["outputs"]
@@ -215,9 +229,10 @@ class CentrifugeModule(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.optim_cfg
-        encoder = [p for n, p in self.model.named_parameters() if ".encoder." in f".{n}"]
+        trained = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        encoder = [p for n, p in trained if ".encoder." in f".{n}"]
         ids = {id(p) for p in encoder}
-        rest = [p for p in self.model.parameters() if id(p) not in ids]
+        rest = [p for _, p in trained if id(p) not in ids]
         params = [{"params": rest}]
         if encoder:
             params.append({"params": encoder, "lr": cfg.lr * cfg.encoder_lr_scale})

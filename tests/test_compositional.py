@@ -243,6 +243,8 @@ def test_train_only_the_control_regressor():
         assert p.requires_grad == name.startswith("regressor.") == (id(p) in in_opt), name
     d = module.model.forward_dict(torch.rand(1, 3, 8, 32, 32), torch.randn(1, 257, 32))
     assert not d["outputs"].requires_grad and d["scores"].requires_grad
+    module.train()  # what Lightning does before each epoch: frozen parts stay in eval
+    assert module.model.regressor.training and not module.model.net.training
     with pytest.raises(ConfigError, match="has no part 'decoder'"):
         CentrifugeModule("c3_tiny", {"n_outputs": 2, **AUDIO},
                          {**optim, "train_only": ["decoder"]})

@@ -156,6 +156,14 @@ class CentrifugeModule(L.LightningModule):
                               f"{', '.join(names)}")
         for name, child in names.items():
             child.requires_grad_(name in parts)
+        self._frozen = [child for name, child in names.items() if name not in parts]
+
+    def train(self, mode: bool = True):
+        """Frozen parts stay in eval mode: their BatchNorm statistics must not drift."""
+        super().train(mode)
+        for child in getattr(self, "_frozen", []):
+            child.eval()
+        return self
 
     def forward(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_dict(mix, audio)["outputs"]

@@ -164,6 +164,7 @@ def encode_profile(model: str, work: Path, block: int = 32) -> None:
     mosaic = Mosaic(out / "mosaic.mp4", fps, (224, 398), n, aac)
     contact = ContactSheet(t, (224, 398), ["input"] + [f"output {i}" for i in range(n)])
     stats = LayerStats(n)
+
     def previews(tiles, times, packets):
         mosaic.write(tiles, times, packets)
         contact.write(tiles, times)

@@ -279,12 +279,12 @@ class _Encoder:
         frames = [tensor_to_frames(block[i]) for i in range(self.n)]
         src = tensor_to_frames(source)
         self.last_time = float(times[-1])
-        sound = (self.aac.encode(self.sound.read_until(self.last_time + 1 / self.fps))
-                 if self.aac else None)
+        packets = (self.aac.encode(self.sound.read_until(self.last_time + 1 / self.fps))
+                   if self.aac else None)
         for sink, f in zip(self.layers, frames, strict=True):
-            sink.write(f, times, sound)
+            sink.write(f, times, packets)
         if self.mosaic is not None:
-            self.mosaic.write([src, *frames], times, sound)
+            self.mosaic.write([src, *frames], times, packets)
             self.contact.write([src, *frames], times)
         self.frames += k
 

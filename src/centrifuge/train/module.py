@@ -146,6 +146,7 @@ class CentrifugeModule(L.LightningModule):
 
     def _freeze_all_but(self, parts: list) -> None:
         """``optim.train_only``: only these top-level parts of the model train."""
+        self._frozen: list = []
         if not parts:
             return
         names = dict(self.model.named_children())
@@ -161,7 +162,7 @@ class CentrifugeModule(L.LightningModule):
     def train(self, mode: bool = True):
         """Frozen parts stay in eval mode: their BatchNorm statistics must not drift."""
         super().train(mode)
-        for child in getattr(self, "_frozen", []):
+        for child in self._frozen:
             child.eval()
         return self
 
@@ -239,8 +240,7 @@ class CentrifugeModule(L.LightningModule):
         cfg = self.optim_cfg
         trained = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         encoder = [p for n, p in trained if ".encoder." in f".{n}"]
-        ids = {id(p) for p in encoder}
-        rest = [p for _, p in trained if id(p) not in ids]
+        rest = [p for n, p in trained if ".encoder." not in f".{n}"]
         params = [{"params": rest}]
         if encoder:
             params.append({"params": encoder, "lr": cfg.lr * cfg.encoder_lr_scale})

@@ -155,6 +155,32 @@ def test_init_from_a_four_layer_model_into_two(videos, tmp_path):
                          init=str(source))
 
 
+def test_init_from_a_model_trained_on_the_same_stream_warns(videos, tmp_path):
+    """Items are seeded by (data.seed, index): continuing a model with its own data seed
+    replays its blends, which the run must say (cpu3 did so unnoticed)."""
+    import warnings
+
+    from centrifuge.models import create_model, save_model
+    from centrifuge.train.module import CentrifugeModule
+
+    config = load_config("tiny", overrides(videos, tmp_path / "runs", steps=1))
+    source = save_model(tmp_path / "src.safetensors", create_model("centrifuge_tiny"),
+                        train_config=config.to_dict())
+
+    def build(seed):
+        cfg = config.to_dict()
+        cfg["data"] = {**cfg["data"], "seed": seed}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            CentrifugeModule("centrifuge_tiny", {}, optim=vars(config.optim).copy(),
+                             train_config=cfg, init=str(source))
+        return [str(w.message) for w in caught if "data stream" in str(w.message)]
+
+    same = build(config.data.seed)
+    assert len(same) == 1 and f"data.seed {config.data.seed}" in same[0]
+    assert build(config.data.seed + 1) == []
+
+
 def test_run_dir_that_exists_is_refused(videos, tmp_path, capsys):
     (tmp_path / "taken").mkdir()
     args = ["train", "-c", "tiny", "--run-dir", str(tmp_path / "taken"),

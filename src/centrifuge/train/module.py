@@ -9,6 +9,7 @@ validation line reads "model vs doing nothing".
 from __future__ import annotations
 
 import math
+import warnings
 
 import lightning as L
 import torch
@@ -47,8 +48,9 @@ def lr_factor(step: int, cfg: OptimConfig) -> float:
     raise ConfigError(f"optim.schedule must be step, cosine or constant, got {cfg.schedule!r}")
 
 
-def initialise_from(model, source: str) -> None:
-    """Copy the weights of a checkpoint or pretrained model into ``model``.
+def initialise_from(model, source: str) -> dict:
+    """Copy the weights of a checkpoint or pretrained model into ``model``; returns the
+    source's checkpoint metadata (``{}`` for a model object without any).
 
     Same architecture: strict, except that the output head may have fewer layers (its
     first ``3·n`` channels are taken, e.g. a 2-layer model from a 4-layer one).
@@ -90,6 +92,25 @@ def initialise_from(model, source: str) -> None:
     except RuntimeError as e:
         raise ModelLoadingError(f"model.init {source}: weights do not fit "
                                 f"({str(e).splitlines()[0][:160]})") from None
+    return dict(getattr(other, "checkpoint_metadata", None) or {})
+
+
+def repeated_stream(source: str, metadata: dict, train_config: dict | None) -> str | None:
+    """A warning when a run continues a model on the very items that model trained on.
+
+    Training items are seeded by ``(data.seed, index)`` and indices restart at 0, so a run
+    initialised from a model trained with the same data source and seed replays its
+    blends from the first one (centrifuge-cpu-v3 was a second pass over v2's 4000 blends
+    this way). Returns the message, or None when the streams differ or are unknown.
+    """
+    before = (metadata.get("train_config") or {}).get("data") or {}
+    now = (train_config or {}).get("data") or {}
+    keys = ("source", "seed", "frames", "size")
+    if not before or not now or any(before.get(k) != now.get(k) for k in keys):
+        return None
+    return (f"model.init {source} was trained on the same data stream (data.source "
+            f"{now['source']}, data.seed {now['seed']}): this run repeats its blends from "
+            f"the first one; set data.seed to a value not used before for new ones")
 
 
 def _fit(key: str, value: torch.Tensor, mine: torch.Tensor) -> torch.Tensor | None:
@@ -131,7 +152,9 @@ class CentrifugeModule(L.LightningModule):
             # record of how the encoder was first initialised.
             self.model = create_model(model_name, **{**model_args, "encoder_init": "scratch"})
             self.model.config.encoder_init = model_args.get("encoder_init", "scratch")
-            initialise_from(self.model, init)
+            warning = repeated_stream(init, initialise_from(self.model, init), train_config)
+            if warning:
+                warnings.warn(warning, stacklevel=2)
         else:
             self.model = create_model(model_name, **model_args)
         self.optim_cfg = OptimConfig(**optim)

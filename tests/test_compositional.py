@@ -130,6 +130,25 @@ def test_the_audio_reaches_the_outputs():
     assert audio.grad.abs().sum() > 0  # slot 1 depends on the sound (fusion is wired)
 
 
+def test_centred_control_regression_tells_the_outputs_apart():
+    """While the level of the scores is off, eq. (6) pushes every score the same way and
+    never learns which output is V¹; the centred term pushes the nearer one down."""
+    v1 = torch.zeros(1, 3, 4, 8, 8)
+    outputs = torch.stack([v1 + 0.30, v1 + 0.31], 1)  # ℓ(V¹, O) = 0.30, 0.31
+
+    def grad(centred):
+        scores = torch.tensor([[0.5, 0.5]], requires_grad=True)
+        control_regression_loss(scores, outputs, v1, centred=centred).sum().backward()
+        return scores.grad[0]
+
+    plain = grad(0.0)
+    assert plain[0] == plain[1]
+    g = grad(1.0)
+    assert g[0] > g[1]  # a descent step lowers s₁ against s₂: argmin s picks O₁
+    scores = torch.tensor([[0.30, 0.31]])  # exact scores: nothing left to learn
+    assert control_regression_loss(scores, outputs, v1, centred=1.0).item() < 1e-6
+
+
 def test_control_regression_has_a_stop_gradient():
     """Eq. (6): the regressor's loss must not change any gradient the outputs get."""
     model = create_model("c3_tiny", n_outputs=2, **AUDIO)
@@ -141,7 +160,8 @@ def test_control_regression_has_a_stop_gradient():
         d = model.forward_dict(mix, audio)
         loss = pit_loss(d["outputs"], torch.stack([v1, v2], 1)).loss
         if with_control:
-            loss = loss + control_regression_loss(d["scores"], d["outputs"], v1).mean()
+            loss = loss + control_regression_loss(d["scores"], d["outputs"], v1,
+                                                  centred=1.0).mean()
         loss.backward()
         return {n: None if p.grad is None else p.grad.clone()
                 for n, p in model.named_parameters()}

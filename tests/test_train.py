@@ -189,6 +189,26 @@ def test_run_dir_that_exists_is_refused(videos, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_train_only_keeps_frozen_statistics_through_a_real_run(videos, tmp_path):
+    """optim.train_only in a Lightning fit: the frozen parts' weights *and* BatchNorm
+    statistics end where they started (c3cpu3/4 ran with drifting statistics when only
+    the module's train() kept them in eval mode), the trained part moves."""
+    from centrifuge.models import create_model, save_model
+
+    torch.manual_seed(0)
+    source = save_model(tmp_path / "c2.safetensors", create_model("c2_tiny", n_outputs=2))
+    args = overrides(videos, tmp_path / "runs", steps=3, **{
+        "model.name": "c2_tiny", "model.args": "{n_outputs: 2}", "model.init": str(source),
+        "optim.train_only": "[beta_head]", "optim.lr": 0.01})
+    run = train(load_config("tiny", args), enable_progress_bar=False)
+    before, after = weights(source), weights(run / "last.safetensors")
+    stats = [k for k in before if k.startswith("net.") and "running_" in k]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("net."))
+    assert any(not torch.equal(before[k], after[k]) for k in before
+               if k.startswith("beta_head."))
+
+
 @pytest.fixture(scope="module")
 def sound_videos(tmp_path_factory):
     from conftest import tone

@@ -177,6 +177,7 @@ class LossWeights:
     recomposition: float = 0.0
     diversity: float = 0.0
     control: float = 1.0
+    control_centred: float = 0.0  # see control_regression_loss; not in the paper
 
 
 def centrifuge_loss(
@@ -225,14 +226,26 @@ def deterministic_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Te
 
 
 def control_regression_loss(scores: torch.Tensor, outputs: torch.Tensor,
-                            desired: torch.Tensor) -> torch.Tensor:
+                            desired: torch.Tensor, centred: float = 0.0) -> torch.Tensor:
     """Eq. (6): ``Σ_i |s_i − ℓ(V¹, sg(O_i))|`` per sample ``(B,)``; the stop-gradient
     keeps this loss from shaping the outputs.
+
+    ``centred`` adds ``centred · Σ_i |(s_i − s̄) − (ℓ_i − ℓ̄)|`` (bars: means over the n
+    outputs), the same regression with each sample's level removed. Only the differences
+    between the s_i pick a layer, and while the layers are barely separated they are
+    ~1 % of the level ℓ̄, which varies ~50 % from clip to clip: eq. (6)'s L1 gradient then
+    takes its sign from the level error, alike for every i, and carries no information
+    about which output is V¹ (c3cpu2/3 settled on one slot so). The centred term does.
 
     Shape: scores ``(B, n)``, outputs ``(B, n, 3, T, H, W)``, desired V¹ ``(B, 3, T, H, W)``."""
     with torch.no_grad():
         target = pairwise_loss(desired[:, None].float(), outputs.detach().float())[:, 0]
-    return (scores.float() - target).abs().sum(-1)
+    s = scores.float()
+    loss = (s - target).abs().sum(-1)
+    if centred:
+        diff = (s - s.mean(-1, keepdim=True)) - (target - target.mean(-1, keepdim=True))
+        loss = loss + centred * diff.abs().sum(-1)
+    return loss
 
 
 # Share of the spread of ℓ(V¹, O_i) within which a choice still counts as right (§4.1).

@@ -181,13 +181,22 @@ class CentrifugeModule(L.LightningModule):
         for name, child in names.items():
             child.requires_grad_(name in parts)
         self._frozen = [child for name, child in names.items() if name not in parts]
+        self._freeze_statistics()
 
-    def train(self, mode: bool = True):
+    def _freeze_statistics(self) -> None:
         """Frozen parts stay in eval mode: their BatchNorm statistics must not drift."""
-        super().train(mode)
         for child in self._frozen:
             child.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_statistics()
         return self
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # Lightning 2.6 neither calls train() at fit start nor after validation (it sets
+        # each submodule's flag back as it found it), so the override alone is not enough.
+        self._freeze_statistics()
 
     def forward(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_dict(mix, audio)["outputs"]
@@ -228,7 +237,8 @@ class CentrifugeModule(L.LightningModule):
                 if name in parts:
                     self.log(f"train/{name}", parts[name], batch_size=b)
         if self.control == "internal":
-            reg = control_regression_loss(result["scores"], out, batch["v1"]).mean()
+            reg = control_regression_loss(result["scores"], out, batch["v1"],
+                                          self.loss_weights.control_centred).mean()
             total = total + self.loss_weights.control * reg
             self.log("train/control", reg.detach(), batch_size=b)
         with torch.no_grad():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -188,7 +189,10 @@ def train(
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     stopper = next(c for c in trainer.callbacks if isinstance(c, GracefulInterrupt))
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        with warnings.catch_warnings():
+            if config.optim.train_only:  # frozen parts are in eval mode on purpose
+                warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     except BaseException as e:
         if type(e).__name__ == "SIGTERMException" and stopper.saved:
             raise TrainingInterrupted(stopper.checkpoint, trainer.global_step) from None

@@ -22,9 +22,10 @@ import argparse
 import time
 
 import torch
+from torch.utils.data import default_collate
 
 from centrifuge.config import DataConfig
-from centrifuge.data.pairs import BlendConfig, BlendedPairs
+from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.inference import resolve_model
 from centrifuge.losses import pit_loss
 from centrifuge.train.datamodule import make_source
@@ -33,10 +34,8 @@ SEED = 777_001  # far from the data.seed values of the configs
 
 
 def blends(dataset, indices) -> tuple[torch.Tensor, torch.Tensor]:
-    items = [dataset[i] for i in indices]
-    mix = torch.stack([it["mix"] for it in items])
-    targets = torch.stack([torch.stack([it["v1"], it["v2"]]) for it in items])
-    return mix, targets
+    batch = default_collate([dataset[i] for i in indices])
+    return batch["mix"], stack_targets(batch)
 
 
 def ratio(model, batches, device) -> float:
@@ -87,7 +86,7 @@ def main(argv=None) -> None:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
     print(f"\nmemorising {args.fit} blends (all weights, AdamW lr {args.lr:g}, bf16 autocast)")
-    print("| step | fixed blends | 8 held-out | seconds |\n|---|---|---|---|")
+    print(f"| step | fixed blends | {min(8, args.held)} held-out | seconds |\n|---|---|---|---|")
     start = time.perf_counter()
     for step in range(args.steps + 1):
         if step % args.every == 0 or step == args.steps:

@@ -25,8 +25,10 @@ from centrifuge.data.pairs import BlendedPairs
 from centrifuge.data.pairs import stack_targets as targets_of
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
+from centrifuge.precision import cpu_header, resolve_precision
 from centrifuge.train.datamodule import BlendedDataModule
 
+BF16 = resolve_precision("auto", "cpu").name == "bf16"  # the training step's precision
 
 def loader_rate(cfg, source: str, blend: str, workers: int, batches: int) -> float:
     d = cfg.data
@@ -58,7 +60,7 @@ def train_rate(cfg, steps: int) -> float:
     times = []
     for i in range(steps + 1):
         t = time.perf_counter()
-        with torch.autocast("cpu", torch.bfloat16):
+        with torch.autocast("cpu", torch.bfloat16, enabled=BF16):
             out = model(mix)
         pit_loss(out.float(), targets_of(batch)).loss.backward()
         opt.step()
@@ -80,10 +82,12 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
     d = cfg.data
+    print(cpu_header())
     print(f"config {args.config}: {d.frames}×{d.size}² clips, batch {d.batch_size}, "
           f"cache {d.cache}, torch threads {torch.get_num_threads()}")
     step = train_rate(cfg, args.steps)
-    print(f"training step ({cfg.model.name}, bf16+CL): {step:.1f} items/s\n")
+    print(f"training step ({cfg.model.name}, {'bf16' if BF16 else 'fp32'}+CL): "
+          f"{step:.1f} items/s\n")
     print("| source | blend | workers | items/s | × training |")
     print("|---|---|---|---|---|")
     for source in args.sources:

@@ -50,3 +50,19 @@ def make_video(tmp_path):
 @pytest.fixture
 def tiny_video(make_video) -> Path:
     return make_video()
+
+
+@pytest.fixture(scope="session")
+def real_corpus():
+    """The real sample corpus in $CENTRIFUGE_HOME (or ~/.cache/centrifuge), built once per
+    session when a new machine has none: tests that need it do not depend on their order."""
+    from centrifuge.data.corpus import ensure
+
+    return ensure(log=lambda line: None)
+
+
+@pytest.fixture(autouse=True)
+def _corpus_for_marked_tests(request):
+    """Every ``@pytest.mark.corpus`` test gets :func:`real_corpus` first."""
+    if request.node.get_closest_marker("corpus"):
+        request.getfixturevalue("real_corpus")

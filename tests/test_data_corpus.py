@@ -219,3 +219,20 @@ def test_damaged_download_is_fetched_again(tmp_path, wheelhouse):
     assert {c["id"] for c in Corpus.load(root).clips} == {"shots3"}  # the rest stays usable
     assert build(root, sources=sources, pip_args=pip_args(house), log=lambda s: None).ok
     assert (root / "clips" / "plain.mp4").is_file()
+
+
+def test_ensure_builds_a_missing_corpus_once(tmp_path, wheelhouse):
+    """The first-run path of the test suite's corpus fixture: no corpus → one build; an
+    existing one is loaded without fetching (the log stays silent the second time)."""
+    from centrifuge.data.corpus import ensure
+
+    house, sources = wheelhouse
+    root = tmp_path / "corpus"
+    lines: list[str] = []
+    first = ensure(root, sources=sources, pip_args=pip_args(house), log=lines.append)
+    assert {c["id"] for c in first.clips} == {"shots3", "plain"} and lines
+    built = (root / "manifest.json").stat().st_mtime_ns
+    lines.clear()
+    second = ensure(root, sources=sources, pip_args=["--no-index"], log=lines.append)
+    assert lines == [] and second.clips == first.clips
+    assert (root / "manifest.json").stat().st_mtime_ns == built

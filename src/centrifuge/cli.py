@@ -150,6 +150,13 @@ def _size_limit(text: str) -> int:
     return value
 
 
+def _precision_option(p, gpu: bool = True) -> None:
+    choices = ["auto", "bf16", "fp32"] + (["fp16"] if gpu else [])
+    p.add_argument("--precision", choices=choices, default="auto",
+                   help="auto (default): bf16 where the CPU/GPU runs it natively, else fp32; "
+                        "or " + ", ".join(choices[1:]))
+
+
 def _device(text: str) -> str:
     from centrifuge.inference import resolve_device
 
@@ -205,8 +212,7 @@ def add_separate(sub) -> None:
                    help="C3 models: the sound whose layer to pick (a video or audio file; "
                         "default: each video's own soundtrack); written as selected.mp4")
     p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16",
-                   help="bf16 autocast (default), fp32, or fp16 (GPU)")
+    _precision_option(p)
     p.add_argument("--max-size", type=_size_limit, default=512, metavar="PIXELS",
                    help="downscale inputs whose longer side exceeds this (default 512; 0: never)")
     p.add_argument("--format", choices=["mp4", "png", "npz"], default="mp4",
@@ -277,7 +283,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--samples", type=_positive_int, default=64)
     p.add_argument("--frames", type=_at_least(4), default=32)
     p.add_argument("--size", type=_at_least(16), default=112)
-    p.add_argument("--precision", choices=["bf16", "fp32", "fp16"], default="bf16")
+    _precision_option(p)
     p.add_argument("--device", type=_device, default="cpu")
     p.add_argument("--root", help="corpus folder (default $CENTRIFUGE_HOME or ~/.cache/centrifuge)")
     p.add_argument("--split", choices=["val", "train"], default="val",
@@ -317,7 +323,8 @@ def _run_evaluate(args) -> int:
     if args.json:
         payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
                    "size": args.size,
-                   "precision": args.precision, "results": [as_dict(r) for r in results]}
+                   "precision": sep.precision, "precision_reason": sep.precision_reason,
+                   "results": [as_dict(r) for r in results]}
         write_text_atomic(args.json, json.dumps(payload, indent=1))
     return 0
 
@@ -335,7 +342,8 @@ def _evaluate_control(sep, args) -> int:
     print(format_control(results, sep.model_name))
     if args.json:
         payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
-                   "size": args.size, "precision": args.precision, "source": source,
+                   "size": args.size, "precision": sep.precision,
+                   "precision_reason": sep.precision_reason, "source": source,
                    "control": [{"offset_s": r.offset_s, "samples": r.samples,
                                 "loss": round(r.loss, 5), "identity": round(r.identity, 5),
                                 "ratio": round(r.ratio, 4), "accuracy": round(r.accuracy, 4),
@@ -357,6 +365,7 @@ def add_demo(sub) -> None:
     p.add_argument("--audio", action="store_true", help="C3: blend speech with music, keep "
                    "the speech, get the talking layer as selected.mp4")
     p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
+    _precision_option(p)
     p.set_defaults(run=_run_demo)
 
 
@@ -364,7 +373,7 @@ def _run_demo(args) -> int:
     from centrifuge.demo import format_report, run_demo
 
     report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
-                      device=args.device, audio=args.audio)
+                      device=args.device, audio=args.audio, precision=args.precision)
     print(format_report(report))
     return 0
 
@@ -421,6 +430,7 @@ def add_classify(sub) -> None:
     p.add_argument("--start", type=_seconds, default=0.0, help="start time in seconds")
     p.add_argument("--frames", type=_positive_int, default=64)
     p.add_argument("--root", help="corpus folder holding the I3D weights")
+    _precision_option(p, gpu=False)
     p.set_defaults(run=_run_classify)
 
 
@@ -428,7 +438,7 @@ def _run_classify(args) -> int:
     from centrifuge.models.kinetics import classify_video
 
     for name, p in classify_video(args.input, start_s=args.start, frames=args.frames,
-                                  root=args.root):
+                                  root=args.root, precision=args.precision):
         print(f"{p:6.3f}  {name}")
     return 0
 

@@ -57,7 +57,7 @@ def _load_corpus(root) -> Corpus:
 
 
 def run_demo(out_root="separated", *, model=None, root=None, force=False,
-             device="cpu", progress=True, audio=False) -> dict:
+             device="cpu", progress=True, audio=False, precision="auto") -> dict:
     """The demo (see the module docstring); ``audio``: the C3 version."""
     t0 = time.perf_counter()
     model = model or (AUDIO_MODEL if audio else "default")
@@ -74,7 +74,7 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
     sound = read_audio(corpus.path(CLIP_WITH_SOUND), duration_s=t / first.fps, rate=44100,
                        mono=False)
 
-    separator = Separator(model, device=device, progress=progress)
+    separator = Separator(model, device=device, progress=progress, precision=precision)
     if audio and not separator.takes_audio:
         raise ConfigError(f"demo --audio needs a C3 model (e.g. {AUDIO_MODEL}); "
                           f"{separator.model_name} is not controlled by sound")

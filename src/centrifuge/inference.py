@@ -32,6 +32,7 @@ from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.io import frames_to_tensor
 from centrifuge.losses import best_assignment, pairwise_loss
 from centrifuge.models.layers import channels_last_3d
+from centrifuge.precision import CHOICES, resolve_precision
 
 
 def match_layers(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
@@ -99,7 +100,7 @@ def stitch(
         yield held
 
 
-PRECISIONS = ("bf16", "fp32", "fp16")
+PRECISIONS = CHOICES  # kept for importers; see centrifuge.precision
 # Test-time views (flip left-right, reverse time): the model has no preferred direction
 # in either, so averaging over them cancels some of its errors.
 VIEWS = ((False, False), (True, False), (False, True), (True, True))
@@ -170,8 +171,10 @@ class Separator:
         model: ``"default"``, another pretrained name (``centrifuge separate
             --list-models``), a checkpoint path, or a :class:`LayerModel`.
         device: ``cpu`` or ``cuda``.
-        precision: ``bf16`` (autocast; fast on CPUs with bf16 and on GPUs), ``fp32``,
-            or ``fp16`` (GPU only).
+        precision: ``auto`` (bf16 where the device runs it natively, else fp32; see
+            :mod:`centrifuge.precision`), ``bf16`` (autocast), ``fp32``, or ``fp16``
+            (GPU only). The choice and its reason: :attr:`precision`,
+            :attr:`precision_reason`.
         segment: frames per segment the model sees at once.
         overlap: fraction of a segment shared with the next (0 ≤ overlap ≤ 0.5).
         max_size: downscale inputs whose longer side exceeds this (None or 0: never).
@@ -191,7 +194,7 @@ class Separator:
         model="default",
         *,
         device: str = "cpu",
-        precision: str = "bf16",
+        precision: str = "auto",
         segment: int = 32,
         overlap: float = 0.25,
         max_size: int | None = 512,
@@ -199,9 +202,6 @@ class Separator:
         progress: bool = True,
         audio: str | os.PathLike | np.ndarray | None = None,
     ):
-        if precision not in PRECISIONS:
-            raise ConfigError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if not isinstance(segment, int) or segment < 2:
             raise ConfigError(f"segment must be an integer of at least 2 frames, got {segment!r}")
         if not 0 <= overlap <= 0.5:
@@ -214,9 +214,8 @@ class Separator:
             raise ConfigError(f"shifts must be 1 to {len(VIEWS)}, got {shifts!r}")
         self.shifts = shifts
         self.device = resolve_device(device)
-        if precision == "fp16" and self.device.type != "cuda":
-            raise ConfigError("fp16 needs a GPU; use --precision bf16 or fp32 on the CPU")
-        self.precision = precision
+        chosen = resolve_precision(precision, self.device)
+        self.precision, self.precision_reason = chosen.name, chosen.reason
         self.segment = segment
         self.overlap_frames = int(round(segment * overlap))
         if self.overlap_frames >= segment:
@@ -225,7 +224,7 @@ class Separator:
         self.max_size = max_size or None
         self.progress = progress
         self.model, self.model_name = resolve_model(model, self.device)
-        if self.device.type == "cpu" and precision == "bf16":
+        if self.device.type == "cpu" and self.precision == "bf16":
             channels_last_3d(self.model)
         if audio is not None and not self.takes_audio:
             raise ConfigError(f"--audio: model {self.model_name} is not controlled by sound; "

@@ -382,6 +382,7 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
         "settings": {"segment": separator.segment, "overlap": separator.overlap,
                      "overlap_frames": overlap, "shifts": separator.shifts,
                      "device": str(separator.device), "precision": separator.precision,
+                     "precision_reason": separator.precision_reason,
                      "max_size": separator.max_size, "processed_size": [w, h],
                      "layers": n_kept, "format": fmt, "mosaic": mosaic},
         "layers": {names[new]: {"model_output": old, **stats[old]}

@@ -319,6 +319,28 @@ def build(
 # -- presenting ------------------------------------------------------------------------
 
 
+def ensure(
+    root: str | os.PathLike | None = None,
+    *,
+    sources: Iterable[FileSource] = ALL_SOURCES,
+    pip_args: Sequence[str] = (),
+    log: Callable[[str], None] = print,
+) -> Corpus:
+    """The corpus at ``root``, built first when there is none (a new machine's first
+    run); an existing corpus is loaded as it is, without fetching anything."""
+    try:
+        corpus = Corpus.load(root)
+        if not corpus.missing:
+            return corpus
+    except CorpusError:
+        pass
+    report = build(root, sources=sources, pip_args=pip_args, log=log)
+    if not report.ok:
+        raise CorpusError(f"could not build the sample corpus at {root or default_root()}: "
+                          f"{', '.join(report.failed)} failed; run `centrifuge corpus build`")
+    return Corpus.load(root)
+
+
 def format_table(corpus: Corpus) -> str:
     """The ``centrifuge corpus list`` table: one row per clip, then the weights."""
     header = ("id", "split", "seconds", "frames", "size", "fps", "shots", "audio", "licence")

@@ -133,11 +133,14 @@ def classify_video(
     frames: int = 64,
     top: int = 5,
     root: str | os.PathLike | None = None,
+    precision: str = "auto",
 ) -> list[tuple[str, float]]:
     """Kinetics-400 top-k of a clip with the imported I3D: ``frames`` frames from
-    ``start_s``, shorter side resized to 224, centre 224² crop (DeepMind's evaluation)."""
+    ``start_s``, shorter side resized to 224, centre 224² crop (DeepMind's evaluation);
+    ``precision`` as in :func:`centrifuge.precision.resolve_precision` (CPU)."""
     from centrifuge.io import frames_to_tensor, read_video
     from centrifuge.models.i3d import InceptionI3d
+    from centrifuge.precision import resolve_precision
 
     clip = read_video(path, start_s=start_s, num_frames=frames, size=224).frames
     h, w = clip.shape[1:3]
@@ -145,8 +148,10 @@ def classify_video(
     model = InceptionI3d(num_classes=400)
     load_kinetics400(model, root)
     model.eval()
-    with torch.inference_mode():
+    dtype = resolve_precision(precision, "cpu").dtype
+    with torch.inference_mode(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
         probs = model(frames_to_tensor(clip[:, y : y + 224, x : x + 224])[None])["Logits"]
+    probs = probs.float()
     probs = probs.softmax(-1)[0]
     best = probs.topk(top)
     return [(class_names()[i], float(p)) for p, i in zip(best.values, best.indices, strict=True)]

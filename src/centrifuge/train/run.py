@@ -25,6 +25,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from centrifuge.config import TrainConfig, config_from_dict, load_config
 from centrifuge.errors import ConfigError
+from centrifuge.precision import resolve_precision
 from centrifuge.train.callbacks import ExportWeights, GracefulInterrupt
 from centrifuge.train.datamodule import BlendedDataModule
 from centrifuge.train.module import CentrifugeModule
@@ -105,6 +106,18 @@ def new_run_dir(config: TrainConfig) -> Path:
     return run_dir
 
 
+def trainer_precision(t) -> tuple[str, str]:
+    """Lightning's precision for ``trainer.precision`` (``auto`` resolved) and why."""
+    if t.precision != "auto":
+        return t.precision, "trainer.precision"
+    import torch
+
+    gpu = t.accelerator in ("gpu", "cuda") or (t.accelerator == "auto"
+                                               and torch.cuda.is_available())
+    chosen = resolve_precision("auto", "cuda" if gpu else "cpu")
+    return chosen.lightning, chosen.reason
+
+
 def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trainer_kwargs):
     t = config.trainer
     ckpt_dir = run_dir / "checkpoints"
@@ -129,9 +142,13 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
         loggers.append(TensorBoardLogger(run_dir, name="tb", version=""))
     total = t.max_steps * t.accumulate
+    precision, reason = trainer_precision(t)
+    for logger in loggers:
+        logger.log_hyperparams({"precision": precision, "precision_reason": reason})
+    print(f"precision: {precision} ({reason})", flush=True)
     kwargs = dict(
         max_steps=t.max_steps,
-        precision=t.precision,
+        precision=precision,
         accelerator=t.accelerator,
         devices=t.devices,
         strategy=t.strategy,

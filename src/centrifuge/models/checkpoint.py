@@ -127,13 +127,13 @@ def _existing(path) -> Path:
 def _build(model_name: str, model_args: dict, path: Path, shapes: dict | None = None):
     """Rebuild the model; with ``shapes`` (name → shape of the stored weights), check them
     on a weightless copy first, so a damaged file never allocates a wrong-sized model."""
-    from centrifuge.models.registry import create_model
+    from centrifuge.models.registry import create_model, restore_init_record, scratch_args
 
     if not isinstance(model_args, dict):
         raise ModelLoadingError(f"{path}: corrupt checkpoint metadata (model_args is not a "
                                 "mapping)")
     # Pretrained encoder weights are already inside the checkpoint: never fetch them.
-    args = {**model_args, "encoder_init": "scratch"}
+    args = scratch_args(model_args)
     try:
         if shapes is not None:
             with torch.device("meta"):
@@ -145,7 +145,7 @@ def _build(model_name: str, model_args: dict, path: Path, shapes: dict | None = 
     except CentrifugeError as e:
         raise ModelLoadingError(f"{path}: cannot rebuild its model ({e})") from None
     # ...but the record keeps how the encoder was initialised when it was trained.
-    model.config.encoder_init = model_args.get("encoder_init", "scratch")
+    restore_init_record(model, model_args)
     return model
 
 

@@ -12,6 +12,7 @@ from centrifuge.errors import ConfigError, ModelLoadingError
 from centrifuge.models.centrifuge import Centrifuge, LayerModel, PredictorCorrector
 from centrifuge.models.compositional import Compositional
 from centrifuge.models.controllable import Controllable
+from centrifuge.models.small import SmallConfig, SmallSeparator
 
 _REGISTRY: dict[str, Callable[..., LayerModel]] = {}
 
@@ -36,6 +37,18 @@ def create_model(name: str, **overrides) -> LayerModel:
         raise ConfigError(f"bad arguments for model {name!r}: {e}") from None
     model.model_name = name
     return model
+
+
+def scratch_args(args: dict) -> dict:
+    """Model arguments with any pretrained encoder init turned off (the weights come from
+    elsewhere, or do not matter); models without an ``encoder_init`` are left as they are."""
+    return {**args, "encoder_init": "scratch"} if "encoder_init" in args else dict(args)
+
+
+def restore_init_record(model: LayerModel, args: dict) -> None:
+    """Keep the record of how the encoder was first initialised (see :func:`scratch_args`)."""
+    if "encoder_init" in args:
+        model.config.encoder_init = args["encoder_init"]
 
 
 def _build(cls, defaults: dict, overrides: dict) -> LayerModel:
@@ -114,3 +127,10 @@ def c3_cpu(**overrides) -> LayerModel:
 def c3_tiny(**overrides) -> LayerModel:
     return _build(Controllable, {**_TINY, "audio_channels": (8, 16), "regressor_channels": 16},
                   overrides)
+
+
+# Designed for CPU training (models/small.py): a 1.5 M-parameter GroupNorm 3D U-Net with a
+# routing, mixture-consistent head; trained at 8×64², runs at any size.
+@register_model
+def centrifuge_small(**overrides) -> LayerModel:
+    return SmallSeparator(SmallConfig.from_dict(overrides))

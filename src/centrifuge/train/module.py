@@ -17,6 +17,7 @@ import torch
 from centrifuge.config import OptimConfig
 from centrifuge.data.pairs import stack_targets
 from centrifuge.errors import ConfigError
+from centrifuge.evaluate.baselines import BASELINES, baseline_losses
 from centrifuge.losses import (
     LossWeights,
     centrifuge_loss,
@@ -28,7 +29,8 @@ from centrifuge.losses import (
     pit_loss,
 )
 from centrifuge.models.layers import channels_last_3d
-from centrifuge.models.registry import create_model
+from centrifuge.models.registry import create_model, restore_init_record, scratch_args
+from centrifuge.train.datamodule import SYNTHETIC_VAL_KINDS
 
 
 def lr_factor(step: int, cfg: OptimConfig) -> float:
@@ -150,8 +152,8 @@ class CentrifugeModule(L.LightningModule):
             # Every weight comes from `init`: do not read the Kinetics-400 file first
             # (a training bundle on another machine does not carry it), but keep the
             # record of how the encoder was first initialised.
-            self.model = create_model(model_name, **{**model_args, "encoder_init": "scratch"})
-            self.model.config.encoder_init = model_args.get("encoder_init", "scratch")
+            self.model = create_model(model_name, **scratch_args(model_args))
+            restore_init_record(self.model, model_args)
             warning = repeated_stream(init, initialise_from(self.model, init), train_config)
             if warning:
                 warnings.warn(warning, stacklevel=2)
@@ -247,27 +249,48 @@ class CentrifugeModule(L.LightningModule):
         self.log("train/identity", identity, batch_size=b)
         return total
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if dataloader_idx:  # data.val_synthetic: held-out procedural blends, per kind
+            return self._synthetic_validation_step(batch, dataloader_idx)
         mix, targets = batch["mix"], stack_targets(batch)
         result = self.forward_dict(mix, self._audio(batch))
         out = result["outputs"].float()
         b = len(mix)
         self.log("val/loss", pit_loss(out, targets).loss, prog_bar=True, sync_dist=True,
-                 batch_size=b)
+                 batch_size=b, add_dataloader_idx=False)
         identity = torch.stack([mix, mix], dim=1)
-        self.log("val/identity", pit_loss(identity, targets).loss, sync_dist=True, batch_size=b)
+        self.log("val/identity", pit_loss(identity, targets).loss, sync_dist=True, batch_size=b,
+                 add_dataloader_idx=False)
         if self.control:
             desired = pairwise_loss(batch["v1"][:, None], out)[:, 0]
             chosen = result["scores"].argmin(-1)
             self.log("val/control_acc", control_correct(desired, chosen).float().mean(),
-                     prog_bar=True, sync_dist=True, batch_size=b)
+                     prog_bar=True, sync_dist=True, batch_size=b, add_dataloader_idx=False)
             self.log("val/control_chance", control_chance(desired).mean(), sync_dist=True,
-                     batch_size=b)
+                     batch_size=b, add_dataloader_idx=False)
+
+    def _synthetic_validation_step(self, batch: dict, dataloader_idx: int) -> None:
+        kind = list(SYNTHETIC_VAL_KINDS)[dataloader_idx - 1]
+        mix, targets = batch["mix"], stack_targets(batch)
+        out = self.forward_dict(mix, self._audio(batch))["outputs"].float()
+        b = len(mix)
+        self.log(f"val_synth_{kind}/loss", pit_loss(out, targets).loss, sync_dist=True,
+                 batch_size=b, add_dataloader_idx=False)
+        for name, value in baseline_losses(mix, targets).items():
+            self.log(f"val_synth_{kind}/{name.replace(' ', '_')}", value.mean(),
+                     sync_dist=True, batch_size=b, add_dataloader_idx=False)
 
     def on_validation_epoch_end(self) -> None:
         m = self.trainer.callback_metrics
         if "val/loss" in m and "val/identity" in m:
             self.log("val/ratio", m["val/loss"] / m["val/identity"], sync_dist=True)
+        for kind in SYNTHETIC_VAL_KINDS:
+            key = f"val_synth_{kind}"
+            if f"{key}/loss" in m:
+                ident = m[f"{key}/identity"]
+                trivial = min(m[f"{key}/{n.replace(' ', '_')}"] for n in BASELINES)
+                self.log(f"{key}/ratio", m[f"{key}/loss"] / ident, sync_dist=True)
+                self.log(f"{key}/vs_trivial", m[f"{key}/loss"] / trivial, sync_dist=True)
 
     def configure_optimizers(self):
         cfg = self.optim_cfg

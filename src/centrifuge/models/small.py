@@ -1,0 +1,144 @@
+"""A small, fully convolutional layer separator sized for CPU training (not in the papers).
+
+The paper's I3D U-Net needs ~2.4 M training blends; a 2-core CPU gives a few per second.
+This network is the plain 3D U-Net of ``shared/notes/learning-curve-baseline.md`` with
+three changes chosen for learning fast from few blends (each measured at equal CPU time,
+``docs/training.md``):
+
+* **GroupNorm** instead of BatchNorm, so the network trained at 8×64² runs unchanged at
+  any clip size and batch (no statistics to recalibrate);
+* **a routing head** (``head="mask"``): per pixel and colour channel a softmax over the n
+  layers, ``Oⁱ = n·mⁱ·V + Δⁱ − mean_j Δʲ``. The mask *moves the input's own detail* to a
+  layer instead of regressing it through 16 upsampled channels, and the outputs average
+  back to the input by construction (mixture consistency, for α = 1/n blends), so copying
+  the blend into every layer stops being a free resting point only where it is wrong. All
+  head weights start at zero: training begins at the Identity baseline.
+* pooling in space only (clips are few frames), trilinear upsampling, skip concatenation.
+
+``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation.
+
+Shape: ``(B, 3, T, H, W)`` in [0, 1] → ``(B, n, 3, T, H, W)``; H and W are padded to a
+multiple of ``2**(levels-1)``, T to nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from centrifuge.errors import ConfigError
+from centrifuge.models.centrifuge import MAX_CHANNELS, MAX_OUTPUTS, LayerModel
+
+HEADS = ("mask", "residual")
+
+
+@dataclass
+class SmallConfig:
+    """Constructor arguments of :class:`SmallSeparator` (stored in checkpoints).
+
+    Attributes:
+        n_outputs: output layers n.
+        widths: channels per level, full resolution first.
+        head: ``mask`` (routing + mixture-consistent correction) or ``residual``.
+        groups: GroupNorm groups (each width must divide by it).
+    """
+
+    n_outputs: int = 2
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    head: str = "mask"
+    groups: int = 4
+
+    def __post_init__(self):
+        if (not isinstance(self.n_outputs, int) or isinstance(self.n_outputs, bool)
+                or not 1 <= self.n_outputs <= MAX_OUTPUTS):
+            raise ConfigError(f"n_outputs must be an integer from 1 to {MAX_OUTPUTS}, "
+                              f"got {self.n_outputs!r}")
+        try:
+            self.widths = tuple(int(c) for c in self.widths)
+        except (TypeError, ValueError):
+            raise ConfigError(f"widths must be whole numbers, got {self.widths!r}") from None
+        if not 1 <= len(self.widths) <= 6:
+            raise ConfigError(f"widths must list 1 to 6 levels, got {list(self.widths)}")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if not isinstance(self.groups, int) or self.groups < 1:
+            raise ConfigError(f"groups must be a positive integer, got {self.groups!r}")
+        bad = [c for c in self.widths if not 1 <= c <= MAX_CHANNELS or c % self.groups]
+        if bad:
+            raise ConfigError(f"widths must be in 1..{MAX_CHANNELS} and divisible by groups="
+                              f"{self.groups}, got {list(self.widths)}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SmallConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"model arguments must be a mapping, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown model arguments {sorted(unknown)}; valid: {sorted(names)}")
+        return cls(**d)
+
+
+def _block(cin: int, cout: int, groups: int) -> nn.Sequential:
+    """Two 3×3×3 conv → GroupNorm → ReLU."""
+    layers = []
+    for c in (cin, cout):
+        layers += [nn.Conv3d(c, cout, 3, padding=1, bias=False), nn.GroupNorm(groups, cout),
+                   nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class SmallSeparator(LayerModel):
+    """3D U-Net with GroupNorm and a routing head (module doc)."""
+
+    def __init__(self, config: SmallConfig):
+        super().__init__(config)
+        w, g = config.widths, config.groups
+        self.down = nn.ModuleList(
+            [_block(3 if i == 0 else w[i - 1], c, g) for i, c in enumerate(w)])
+        self.up = nn.ModuleList(
+            [_block(w[i + 1] + w[i], w[i], g) for i in reversed(range(len(w) - 1))])
+        per_layer = 6 if config.head == "mask" else 3  # mask logits + Δ, or Δ
+        self.head = nn.Conv3d(w[0] + 3, per_layer * config.n_outputs, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    @property
+    def multiple(self) -> tuple[int, int, int]:
+        s = 2 ** (len(self.config.widths) - 1)
+        return (1, s, s)
+
+    def _forward(self, video: torch.Tensor) -> torch.Tensor:
+        x = video * 2 - 1
+        skips = []
+        for i, block in enumerate(self.down):
+            if i:
+                x = F.max_pool3d(x, (1, 2, 2))
+            x = block(x)
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+            x = F.interpolate(x, size=skip.shape[2:], mode="trilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        out = self.head(torch.cat([x, video.to(x.dtype)], dim=1)).float()
+        b, _, t, h, w = out.shape
+        n = self.config.n_outputs
+        v = video.float()[:, None]
+        if self.config.head == "residual":
+            return v + out.view(b, n, 3, t, h, w)
+        out = out.view(b, n, 6, t, h, w)
+        mask = out[:, :, :3].softmax(dim=1)
+        delta = out[:, :, 3:]
+        # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
+        return n * mask * v + delta - delta.mean(dim=1, keepdim=True)
+
+
+SmallSeparator.config_class = SmallConfig

@@ -197,3 +197,41 @@ def test_bundle_trains_without_the_corpus_cache(tmp_path, monkeypatch):
     source = BlendedDataModule(cfg.data, total_batches=1).train_source()
     clip = source.sample(np.random.default_rng(1))
     assert clip.frames.shape == (4, 32, 32, 3)
+
+
+def _sprite_positions(sc, i):
+    """(T, 2) output-space (y, x) centre of sprite i: the translation of its pose."""
+    pose = np.linalg.inv(sc["sp_local"][i][:, 0])
+    return pose[:, 1, 2], pose[:, 0, 2]
+
+
+def test_coherent_sprites_move_with_their_background(bank):
+    """coherence = 1: a sprite stays on the same background point (up to rotation and
+    tilt); 0: its own path, unrelated to the camera's."""
+    for index in range(4):
+        sc = scene(bank, index, sprites=[1, 1], coherence=1.0)
+        bg = sc["bg"][:, 0]  # (T, 3, 3)
+        zoom = np.hypot(bg[:, 0, 0], bg[:, 1, 0])
+        py, px = _sprite_positions(sc, 0)
+        # position + Δcentre / zoom is constant over the clip
+        for pos, centre in ((py, bg[:, 1, 2]), (px, bg[:, 0, 2])):
+            carried = pos + (centre - centre.mean()) / zoom
+            assert np.ptp(carried) < 1e-6, index
+        free = scene(bank, index, sprites=[1, 1])
+        fy, fx = _sprite_positions(free, 0)
+        fb = free["bg"][:, 0]
+        carried = fy + (fb[:, 1, 2] - fb[:, 1, 2].mean()) / np.hypot(fb[:, 0, 0], fb[:, 1, 0])
+        assert np.ptp(carried) > 1e-3  # without coherence it does not
+
+
+def test_palette_sprites_use_their_layers_image_and_defaults_draw_the_same(bank):
+    shared = [scene(bank, i, sprites=[6, 6], palette=1.0) for i in range(6)]
+    for sc in shared:
+        for i in range(6):
+            if sc["kinds"][i] > 1:
+                assert sc["images"][i] == sc["bg_image"]
+    # the knobs at 0 leave every other random choice of the scene as it was
+    plain = scene(bank, 2, sprites=[6, 6])
+    knob = scene(bank, 2, sprites=[6, 6], palette=1.0)
+    assert plain["noise_seed"] == knob["noise_seed"] and plain["bg_image"] == knob["bg_image"]
+    assert np.array_equal(plain["sp_local"], knob["sp_local"])

@@ -51,6 +51,13 @@ class SyntheticConfig:
             clip for the fastest sprites).
         motion_blur / noise / compression / illumination: probability that a scene gets
             each camera effect.
+        coherence: how much each sprite moves with its own layer's background (0: its
+            own path only, as before; 1: carried by the camera). Grouping cue: in a real
+            layer (a reflected room, a scene behind glass) most content shares the
+            camera's motion; with independent sprites, which layer a sprite belongs to
+            is not decided by anything in the blend.
+        palette: probability that a blob or box sprite takes its pixels from its layer's
+            background image (another window of it): a shared palette, a second cue.
     """
 
     sprites: list = field(default_factory=lambda: [1, MAX_SPRITES])
@@ -59,13 +66,16 @@ class SyntheticConfig:
     noise: float = 0.5
     compression: float = 0.3
     illumination: float = 0.5
+    coherence: float = 0.0
+    palette: float = 0.0
 
     def __post_init__(self):
         s = list(self.sprites)
         if len(s) != 2 or not 0 <= s[0] <= s[1] <= MAX_SPRITES:
             raise ConfigError(f"synthetic.sprites must be [low, high] within 0..{MAX_SPRITES}, "
                               f"got {s}")
-        for name in ("motion_blur", "noise", "compression", "illumination"):
+        for name in ("motion_blur", "noise", "compression", "illumination", "coherence",
+                     "palette"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"synthetic.{name} is a probability, got {getattr(self, name)}")
         if not self.motion >= 0:
@@ -142,6 +152,13 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
         record: list = []
         py = _path(rng, rng.uniform(-0.7, 0.7), 1.2 * m, times, record)
         px = _path(rng, rng.uniform(-0.7, 0.7), 1.2 * m, times, record)
+        if cfg.coherence:
+            # Carried by the camera: background content at a fixed texture point moves
+            # by −Δcentre / zoom in the frame (rotation and tilt ignored).
+            c = cfg.coherence
+            py = (1 - c) * py + c * (record[0][0] - (cy - cy.mean()) / zoom)
+            px = (1 - c) * px + c * (record[1][0] - (cx - cx.mean()) / zoom)
+            record = [(s, (1 - c) * v, (1 - c) * a) for s, v, a in record]  # own motion
         paths[i] = record
         # output → sprite-local coordinates: the inverse of the sprite's pose.
         pose = _affine(py, px, size * aspect, size / aspect, turn)
@@ -164,17 +181,27 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
     light = rng.random() < cfg.illumination
     gain = np.exp(rng.normal(0, 0.25) * (times.mean(1) - 0.5)) if light else np.ones(frames)
     slope = rng.normal(0, 0.2, size=2) if light else np.zeros(2)
+    # Drawn in the order of the dictionary below (before these knobs existed), so that
+    # scenes with coherence = palette = 0 stay exactly what they were.
+    bg_image = int(rng.integers(n_img))
+    effects = {
+        "noise": float(rng.uniform(0.005, 0.03)) if rng.random() < cfg.noise else 0.0,
+        "levels": float(rng.uniform(24, 96)) if rng.random() < cfg.compression else 0.0,
+        "block": float(rng.uniform(0.1, 0.35)),
+        "noise_seed": int(rng.integers(2**31)),
+    }
+    if cfg.palette:
+        for i in range(k):
+            if kinds[i] > 1 and rng.random() < cfg.palette:
+                images[i] = bg_image
     return {
-        "bg_image": int(rng.integers(n_img)),
+        "bg_image": bg_image,
         "bg": bg,
         "kinds": kinds, "images": images, "labels": labels, "shape": shape,
         "sp_tex": sp_tex, "sp_local": sp_local,
         "sprites": k, "paths": paths, "camera": np.array(camera),
         "gain": gain, "slope": slope,
-        "noise": float(rng.uniform(0.005, 0.03)) if rng.random() < cfg.noise else 0.0,
-        "levels": float(rng.uniform(24, 96)) if rng.random() < cfg.compression else 0.0,
-        "block": float(rng.uniform(0.1, 0.35)),
-        "noise_seed": int(rng.integers(2**31)),
+        **effects,
         "blur": blur,
     }
 

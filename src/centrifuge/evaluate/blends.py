@@ -10,9 +10,12 @@ blends), the model's n outputs are scored twice:
   (:mod:`centrifuge.selection`), then matched to the two layers.
 
 Per blend type and pick: the ratio of the mean PIT loss to the Identity baseline's (both
-outputs = the mix; the paper's trained Centrifuge: 0.41–0.52× on Kinetics), the worst
-blend's own ratio (and its two clips), and the share of blends worse than Identity;
-plus PSNR (dB) of each matched layer, and of the mix itself against each layer.
+outputs = the mix; the paper's trained Centrifuge: 0.41–0.52× on Kinetics), the ratio to
+the **best trivial baseline** (:mod:`centrifuge.evaluate.baselines`: the mix beside a
+flat colour, grey, or a blur of itself — a model separates only below 1 there), the
+worst blend's own ratio (and its two clips), and the share of blends worse than
+Identity; plus PSNR (dB) and SSIM of each matched layer, and of the mix itself against
+each layer.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.videos import make_entries
+from centrifuge.evaluate.baselines import baseline_losses, best_trivial
 from centrifuge.inference import Separator
 from centrifuge.losses import align, pit_loss
 from centrifuge.selection import DEFAULT_RULE, RULES, pair_stats
@@ -44,6 +49,8 @@ class PickEval:
     worst_pair: str  # its two clips
     worse_share: float  # share of blends with a loss above Identity's
     psnr: tuple[float, float]
+    ssim: tuple[float, float]
+    vs_trivial: float = float("nan")  # mean loss / the best trivial baseline's mean loss
 
 
 @dataclass
@@ -52,9 +59,12 @@ class BlendEval:
     samples: int
     identity: float
     identity_psnr: tuple[float, float]
+    identity_ssim: tuple[float, float]
     oracle: PickEval
     product: PickEval
     rules: dict[str, PickEval] = field(default_factory=dict)  # every selection rule
+    baselines: dict[str, float] = field(default_factory=dict)  # trivial answers' mean loss
+    best_trivial: str = "identity"
 
     @property
     def ratio(self) -> float:
@@ -67,6 +77,35 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse)
 
 
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM (Wang et al. 2004: 11×11 Gaussian window, σ 1.5, K 0.01 / 0.03) of each
+    frame and colour channel, over ``(..., 3, T, H, W)`` in [0, 1]; frames smaller than the
+    window use a window of their own size."""
+    a, b = torch.broadcast_tensors(a.float(), b.float())
+    lead = a.shape[:-4]
+    h, w = a.shape[-2:]
+    size = min(11, h, w)
+    win = _gaussian_window(size, 1.5 * size / 11).to(a.device)
+    x = a.reshape(-1, 1, h, w)
+    y = b.reshape(-1, 1, h, w)
+
+    def blur(t):
+        return F.conv2d(t, win)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return s.reshape(*lead, -1).mean(-1)
+
+
 @dataclass
 class BlendScores:
     """Per-sample scores of outputs ``(B, k, 3, T, H, W)`` against targets ``(B, 2, ...)``."""
@@ -75,24 +114,29 @@ class BlendScores:
     identity: torch.Tensor  # (B,) PIT loss of the Identity baseline
     psnr: torch.Tensor  # (B, 2) PSNR of the matched outputs
     identity_psnr: torch.Tensor  # (B, 2) PSNR of the mix
+    ssim: torch.Tensor  # (B, 2) SSIM of the matched outputs
+    identity_ssim: torch.Tensor  # (B, 2) SSIM of the mix
 
 
 def score_blend(outputs: torch.Tensor, mix: torch.Tensor, targets: torch.Tensor) -> BlendScores:
     """The model card's scores for a batch of blends ``mix`` ``(B, 3, T, H, W)``."""
     res = pit_loss(outputs, targets)
     ident = pit_loss(torch.stack([mix, mix], 1), targets)
+    matched = align(outputs, res.assignment)
     return BlendScores(res.per_sample, ident.per_sample,
-                       psnr(align(outputs, res.assignment), targets),
-                       psnr(mix[:, None], targets))
+                       psnr(matched, targets), psnr(mix[:, None], targets),
+                       ssim(matched, targets), ssim(mix[:, None], targets))
 
 
 def _pick_eval(loss: torch.Tensor, identity: torch.Tensor, layer_psnr: torch.Tensor,
-               pairs: list[str]) -> PickEval:
+               layer_ssim: torch.Tensor, pairs: list[str], trivial: float) -> PickEval:
     per = loss / identity
     worst = int(per.argmax())
     return PickEval(float(loss.mean()), float(loss.mean() / identity.mean()),
                     float(per[worst]), pairs[worst], float((loss > identity).double().mean()),
-                    tuple(float(v) for v in layer_psnr.double().mean(0)))
+                    tuple(float(v) for v in layer_psnr.double().mean(0)),
+                    tuple(float(v) for v in layer_ssim.double().mean(0)),
+                    float(loss.mean()) / trivial)
 
 
 def evaluate_blends(
@@ -115,6 +159,8 @@ def evaluate_blends(
     loader = DataLoader(data, batch_size=batch_size, collate_fn=_collate)
     oracle, ident, rules = [], [], {r: [] for r in RULES}
     oracle_psnr, mix_psnr, rule_psnr = [], [], {r: [] for r in RULES}
+    oracle_ssim, mix_ssim, rule_ssim = [], [], {r: [] for r in RULES}
+    trivial: dict[str, list[torch.Tensor]] = {}
     pairs: list[str] = []
     for batch in tqdm(loader, desc=f"evaluating ({blend})", disable=not progress, leave=False):
         mix, targets = batch["mix"], stack_targets(batch)
@@ -124,6 +170,10 @@ def evaluate_blends(
         ident.append(s.identity)
         oracle_psnr.append(s.psnr)
         mix_psnr.append(s.identity_psnr)
+        oracle_ssim.append(s.ssim)
+        mix_ssim.append(s.identity_ssim)
+        for name, value in baseline_losses(mix, targets).items():
+            trivial.setdefault(name, []).append(value)
         pairs += [f"{m['source1']} + {m['source2']}" for m in batch["meta"]]
         stats = [pair_stats(o, v) for o, v in zip(outputs, mix, strict=True)]
         for rule in RULES:
@@ -132,14 +182,20 @@ def evaluate_blends(
             r = score_blend(chosen, mix, targets)
             rules[rule].append(r.loss)
             rule_psnr[rule].append(r.psnr)
+            rule_ssim[rule].append(r.ssim)
     ident_t = torch.cat(ident)
-    by_rule = {r: _pick_eval(torch.cat(rules[r]), ident_t, torch.cat(rule_psnr[r]), pairs)
+    baselines = {k: float(torch.cat(v).mean()) for k, v in trivial.items()}
+    best, best_loss = best_trivial(baselines)
+    by_rule = {r: _pick_eval(torch.cat(rules[r]), ident_t, torch.cat(rule_psnr[r]),
+                             torch.cat(rule_ssim[r]), pairs, best_loss)
                for r in RULES}
     return BlendEval(
         blend, len(data), float(ident_t.mean()),
         tuple(float(v) for v in torch.cat(mix_psnr).double().mean(0)),
-        _pick_eval(torch.cat(oracle), ident_t, torch.cat(oracle_psnr), pairs),
-        by_rule[product_rule], by_rule,
+        tuple(float(v) for v in torch.cat(mix_ssim).double().mean(0)),
+        _pick_eval(torch.cat(oracle), ident_t, torch.cat(oracle_psnr), torch.cat(oracle_ssim),
+                   pairs, best_loss),
+        by_rule[product_rule], by_rule, baselines, best,
     )
 
 
@@ -153,20 +209,25 @@ def format_results(results: list[BlendEval], model_name: str, split: str = "val"
                    *, rules: bool = False) -> str:
     """The markdown table: oracle and product pick per blend (``rules``: every rule)."""
     lines = [
-        "| model | split | blend | samples | pick | loss | Identity | ratio | worst blend "
-        "(ratio) | worse than Identity | PSNR V¹ / V² (dB) | mix PSNR V¹ / V² (dB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | split | blend | samples | pick | loss | Identity | ratio | best trivial "
+        "(ratio) | loss / best trivial | worst blend (ratio) | worse than Identity "
+        "| PSNR V¹ / V² (dB) | mix PSNR | SSIM V¹ / V² | mix SSIM |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         picks = [("oracle", r.oracle)]
         picks += [(f"rule {k}", v) for k, v in r.rules.items()] if rules else [
             ("product", r.product)]
         for pick, p in picks:
+            trivial = r.baselines.get(r.best_trivial, r.identity) / r.identity
             lines.append(
                 f"| {model_name} | {split} | {r.blend} | {r.samples} | {pick} | {p.loss:.4f} | "
-                f"{r.identity:.4f} | {p.ratio:.3f} | {p.worst_pair} ({p.worst_ratio:.2f}) | "
+                f"{r.identity:.4f} | {p.ratio:.3f} | {r.best_trivial} ({trivial:.3f}) | "
+                f"**{p.vs_trivial:.3f}** | {p.worst_pair} ({p.worst_ratio:.2f}) | "
                 f"{100 * p.worse_share:.0f} % | {p.psnr[0]:.2f} / {p.psnr[1]:.2f} | "
-                f"{r.identity_psnr[0]:.2f} / {r.identity_psnr[1]:.2f} |"
+                f"{r.identity_psnr[0]:.2f} / {r.identity_psnr[1]:.2f} | "
+                f"{p.ssim[0]:.3f} / {p.ssim[1]:.3f} | "
+                f"{r.identity_ssim[0]:.3f} / {r.identity_ssim[1]:.3f} |"
             )
     return "\n".join(lines)
 

@@ -8,15 +8,21 @@ continues with exactly the data it would have seen, and DDP ranks never share an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader, Sampler
 
 from centrifuge.config import DataConfig
 from centrifuge.data.clips import ClipSampler
-from centrifuge.data.pairs import BlendedPairs, MixedSource
+from centrifuge.data.curriculum import curriculum_pairs
+from centrifuge.data.pairs import BlendConfig, BlendedPairs, MixedSource
+from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.data.videos import make_entries
+
+VAL_SEED = 1_000_003  # in-run validation blends, whatever data.seed is
 
 
 class StepSampler(Sampler[int]):
@@ -54,6 +60,7 @@ class BlendedDataModule(L.LightningDataModule):
         self.accumulate = accumulate
         self.train_set: BlendedPairs | None = None
         self.val_set: BlendedPairs | None = None
+        self.synthetic_val_sets: dict[str, BlendedPairs] = {}
 
     def _sampler(self, source: str, root: str | None, split: str, train: bool) -> ClipSampler:
         c = self.cfg
@@ -74,17 +81,20 @@ class BlendedDataModule(L.LightningDataModule):
         if self.train_set is None:
             world = self.trainer.world_size if self.trainer else 1
             length = self.total_batches * c.batch_size * world
-            self.train_set = BlendedPairs(self.train_source(), length, seed=c.seed,
-                                          blend=self.cfg.blend_config(), audio=c.audio,
-                                          audio_v2=c.audio_v2)
+            self.train_set = curriculum_pairs(
+                self.train_source(), length, seed=c.seed, blend=self.cfg.blend_config(),
+                stages=c.curriculum, items_per_step=c.batch_size * world * self.accumulate,
+                audio=c.audio, audio_v2=c.audio_v2)
             # Validation is real video: the corpus val split unless told otherwise.
             real = c.source if c.source not in ("synthetic", "mixed") else c.real_source
             val_source = c.val_source or real
             val_root = c.val_root if (c.val_root or c.val_source) else c.root
-            # The validation stream uses its own seed: never the training items.
+            # A fixed seed of its own: never training items (data.seed is far from it),
+            # and the same blends for every run, so their curves compare.
             self.val_set = BlendedPairs(
                 self._sampler(val_source, val_root, "val", False), c.val_samples,
-                seed=c.seed + 1_000_003, blend=self.cfg.blend_config(), audio=c.audio)
+                seed=VAL_SEED, blend=self.cfg.blend_config(), audio=c.audio)
+            self.synthetic_val_sets = synthetic_val_sets(c) if c.val_synthetic else {}
 
     def _position(self) -> tuple[int, int, int]:
         t = self.trainer
@@ -99,10 +109,39 @@ class BlendedDataModule(L.LightningDataModule):
                           num_workers=c.workers, persistent_workers=c.workers > 0,
                           drop_last=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
         c = self.cfg
-        return DataLoader(self.val_set, batch_size=c.val_batch_size or c.batch_size,
-                          num_workers=min(c.workers, 1))
+        sets = [self.val_set, *self.synthetic_val_sets.values()]
+        loaders = [DataLoader(s, batch_size=c.val_batch_size or c.batch_size,
+                              num_workers=min(c.workers, 1)) for s in sets]
+        return loaders if len(loaders) > 1 else loaders[0]
+
+
+SYNTHETIC_VAL_SEED = 777_001  # benchmarks/learnability.py and curve.py use the same blends
+SYNTHETIC_VAL_KINDS = {"transparent": BlendConfig(blend="transparent", alpha=0.5),
+                       "occlusion": BlendConfig(blend="occlusion")}
+
+
+def synthetic_val_sets(c: DataConfig) -> dict[str, BlendedPairs]:
+    """Held-out procedural blends per kind (``data.val_synthetic`` of each), from the
+    default generator whatever ``data.synthetic`` says, at a seed no training uses."""
+    source = make_source(dataclasses.replace(c, synthetic=SyntheticConfig()), None)
+    return {kind: _Offset(BlendedPairs(source, 10_000 + c.val_synthetic,
+                                       seed=SYNTHETIC_VAL_SEED, blend=blend), 10_000)
+            for kind, blend in SYNTHETIC_VAL_KINDS.items()}
+
+
+class _Offset(torch.utils.data.Dataset):
+    """Items ``offset …`` of a dataset (the held-out range of the benchmarks)."""
+
+    def __init__(self, data, offset: int):
+        self.data, self.offset = data, offset
+
+    def __len__(self) -> int:
+        return len(self.data) - self.offset
+
+    def __getitem__(self, i: int) -> dict:
+        return self.data[self.offset + i]
 
 
 def make_source(cfg: DataConfig, real: ClipSampler | None):

@@ -1,0 +1,154 @@
+"""A learning curve at fixed CPU time: train a model from scratch on procedural blends and
+score it on held-out ones, beside the trivial baselines.
+
+    python benchmarks/curve.py --minutes 10                       # centrifuge_small
+    python benchmarks/curve.py --args '{"head": "residual"}' --minutes 10 --threads 1
+    python benchmarks/curve.py --stages frozen1:600,frozen0 --minutes 20
+
+The held-out set is fixed (seed 777 001, independent of any config's ``data.seed``):
+``--held`` transparent α = ½ blends with both layers moving, the hardest synthetic case
+and the one ``benchmarks/learnability.py`` reports. ``--stages`` is a curriculum:
+comma-separated ``kind[:seconds]`` stages (``frozen1``: one layer static, ``alpha``:
+α drawn from [0.25, 0.75], ``frozen0``: both moving at α = ½); the last runs to the
+end. Two runs side by side with ``--threads 1`` each are an equal-time comparison.
+Prints one table row per evaluation; ``--csv`` appends them to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+from torch.utils.data import default_collate
+
+from centrifuge.config import DataConfig
+from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
+from centrifuge.data.synthetic import SyntheticConfig
+from centrifuge.evaluate.baselines import baseline_losses
+from centrifuge.losses import pit_loss
+from centrifuge.models import create_model
+from centrifuge.precision import resolve_precision
+from centrifuge.train.datamodule import make_source
+
+SEED = 777_001
+STAGES = {"frozen1": dict(frozen=1), "frozen0": dict(), "alpha": dict(alpha=[0.25, 0.75])}
+
+
+def batch(dataset, indices):
+    b = default_collate([dataset[i] for i in indices])
+    return b["mix"], stack_targets(b)
+
+
+def parse_stages(text: str) -> list[tuple[str, float]]:
+    stages = []
+    for part in text.split(","):
+        kind, _, seconds = part.partition(":")
+        if kind not in STAGES:
+            sys.exit(f"curve.py: unknown stage {kind!r}; use {', '.join(STAGES)}")
+        stages.append((kind, float(seconds) if seconds else float("inf")))
+    return stages
+
+
+def evaluate(model, held, dtype) -> tuple[float, float]:
+    """(model loss, best trivial loss) / Identity loss on the held-out batches."""
+    model.eval()
+    loss = identity = trivial = 0.0
+    with torch.no_grad():
+        for mix, targets in held:
+            with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+                out = model(mix)
+            loss += pit_loss(out.float(), targets).loss.item()
+            base = {k: v.mean().item() for k, v in baseline_losses(mix, targets).items()}
+            identity += base["identity"]
+            trivial += min(base.values())
+    model.train()
+    return loss / identity, trivial / identity
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="centrifuge_small")
+    p.add_argument("--args", default="{}", help="model arguments as JSON")
+    p.add_argument("--minutes", type=float, default=10)
+    p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--held", type=int, default=64)
+    p.add_argument("--stages", default="frozen0")
+    p.add_argument("--synthetic", default="{}",
+                   help="generator knobs of the *training* blends as JSON, e.g. "
+                        "'{\"noise\": 0}' (the held-out set keeps the defaults)")
+    p.add_argument("--eval-every", type=float, default=120, help="seconds")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--held-synthetic", default="{}",
+                   help="generator knobs of the held-out blends too (another test set: its "
+                        "ratios compare only with runs on the same one)")
+    p.add_argument("--csv", default=None)
+    p.add_argument("--label", default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    precision = resolve_precision(args.precision, torch.device("cpu"))
+    dtype = torch.bfloat16 if precision.name == "bf16" else torch.float32
+    model = create_model(args.model, **json.loads(args.args))
+    model = model.to(memory_format=torch.channels_last_3d)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    source = make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size,
+                                    synthetic=SyntheticConfig(**json.loads(args.held_synthetic))),
+                         None)
+    train_source = make_source(DataConfig(source="synthetic", frames=args.frames,
+                                          size=args.size,
+                                          synthetic=SyntheticConfig(**json.loads(args.synthetic))),
+                               None)
+    held_data = BlendedPairs(source, 10**6, seed=SEED, blend=BlendConfig(alpha=0.5))
+    held = [batch(held_data, range(10_000 + k, 10_000 + min(k + 8, args.held)))
+            for k in range(0, args.held, 8)]
+    stages = parse_stages(args.stages)
+    label = args.label or f"{args.model} {args.args} {args.stages}"
+    print(f"# {label}: {params:.2f} M params, {args.frames}×{args.size}², batch {args.batch}, "
+          f"{precision.name} ({precision.reason}), {torch.get_num_threads()} threads")
+    print("| seconds | blends | stage | held-out ratio | best trivial |\n|---|---|---|---|---|")
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    start = time.perf_counter()
+    budget = args.minutes * 60
+    seen = step = 0
+    next_eval = 0.0
+    stage_start, stage_i = 0.0, 0
+    data = None
+    while True:
+        now = time.perf_counter() - start
+        if now >= next_eval or now >= budget:
+            ratio, trivial = evaluate(model, held, dtype)
+            row = f"| {now:.0f} | {seen} | {stages[stage_i][0]} | {ratio:.3f} | {trivial:.3f} |"
+            print(row, flush=True)
+            if args.csv:
+                with open(args.csv, "a") as f:
+                    f.write(f"{label}\t{now:.0f}\t{seen}\t{stages[stage_i][0]}\t{ratio:.4f}\t"
+                            f"{trivial:.4f}\n")
+            next_eval = now + args.eval_every
+            if now >= budget:
+                break
+        if now - stage_start >= stages[stage_i][1] and stage_i + 1 < len(stages):
+            stage_i, stage_start, data = stage_i + 1, now, None
+        if data is None:
+            data = BlendedPairs(train_source, 10**9, seed=1000 + stage_i,
+                                blend=BlendConfig(**{"alpha": 0.5, **STAGES[stages[stage_i][0]]}))
+        mix, targets = batch(data, range(step * args.batch, (step + 1) * args.batch))
+        with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+            out = model(mix.contiguous(memory_format=torch.channels_last_3d))
+        loss = pit_loss(out.float(), targets).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += args.batch
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The trivial answers a separator must beat (evaluate/baselines.py) and the field's
+per-layer scores (PSNR, SSIM) beside them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from centrifuge.evaluate.baselines import BASELINES, baseline_losses, best_trivial, blur
+from centrifuge.evaluate.blends import psnr, score_blend, ssim
+from centrifuge.losses import pit_loss
+
+
+def clip(seed=0, b=2, t=3, s=20):
+    return torch.rand(b, 3, t, s, s, generator=torch.Generator().manual_seed(seed))
+
+
+def test_each_baseline_is_exact_where_its_guess_is_the_truth():
+    mix = clip()
+    flat = mix.mean(dim=(2, 3, 4), keepdim=True).expand_as(mix)
+    cases = {"identity": mix, "mean colour": flat, "grey": torch.full_like(mix, 0.5),
+             "blur": blur(mix)[:, 1]}
+    for name, second in cases.items():
+        targets = torch.stack([mix, second], 1)
+        losses = baseline_losses(mix, targets)
+        assert losses[name].abs().max() < 1e-6, name
+        others = [v.mean() for k, v in losses.items() if k != name]
+        assert min(others) > 1e-3, name  # the others are not
+
+
+def test_blur_is_a_15px_box_with_replicated_edges():
+    mix = torch.zeros(1, 3, 1, 31, 31)
+    mix[..., 15, 15] = 1.0
+    out = blur(mix)[:, 1]
+    assert out[0, 0, 0, 15, 15].item() == pytest.approx(1 / 225)
+    assert out[0, 0, 0, 15, 8].item() == pytest.approx(1 / 225)  # 7 px away: inside the box
+    assert out[0, 0, 0, 15, 7].item() == 0  # 8 px away: outside
+    flat = torch.full((1, 3, 2, 9, 9), 0.3)
+    assert torch.allclose(blur(flat)[:, 1], flat)  # edges replicated, not zero-padded
+
+
+def test_best_trivial_is_the_lowest_and_identity_matches_pit():
+    assert best_trivial({"identity": 0.4, "grey": 0.3, "blur": 0.35}) == ("grey", 0.3)
+    mix, targets = clip(1), torch.stack([clip(2), clip(3)], 1)
+    ident = pit_loss(torch.stack([mix, mix], 1), targets).per_sample
+    assert torch.equal(baseline_losses(mix, targets)["identity"], ident)
+    assert set(BASELINES) == {"identity", "mean colour", "grey", "blur"}
+
+
+def test_psnr_and_ssim():
+    a = clip(4, b=1, t=2, s=24)
+    assert ssim(a, a).item() == pytest.approx(1.0, abs=1e-5)
+    noisy = (a + 0.1 * torch.randn_like(a)).clamp(0, 1)
+    assert 0 < ssim(noisy, a).item() < 0.95
+    assert ssim(a, noisy).item() == pytest.approx(ssim(noisy, a).item(), abs=1e-6)  # symmetric
+    mse = ((noisy - a) ** 2).mean()
+    assert psnr(noisy, a).item() == pytest.approx(float(-10 * torch.log10(mse)), rel=1e-4)
+
+
+def test_score_blend_reports_matched_layers():
+    v1, v2 = clip(5), clip(6)
+    mix = (v1 + v2) / 2
+    s = score_blend(torch.stack([v2, v1], 1), mix, torch.stack([v1, v2], 1))  # swapped
+    assert s.loss.abs().max() < 1e-6 and (s.ssim > 0.999).all()
+    assert (s.identity_ssim < 0.9).all() and (s.identity > 0.05).all()

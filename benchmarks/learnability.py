@@ -23,6 +23,7 @@ seed 777 001 at indices 10 000 onwards: the held-out blends of ``data.val_synthe
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import torch
@@ -30,6 +31,7 @@ from torch.utils.data import default_collate
 
 from centrifuge.config import DataConfig
 from centrifuge.data.pairs import BlendedPairs, stack_targets
+from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
 from centrifuge.evaluate.blends import score_blend
 from centrifuge.inference import resolve_model
@@ -104,6 +106,8 @@ def main(argv=None) -> None:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--every", type=int, default=20)
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--synthetic", default="{}", help="generator knobs as JSON (a run's "
+                   "data.synthetic, e.g. '{\"coherence\": 0.7, \"palette\": 0.5}')")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     chosen = resolve_precision(args.precision, "cpu")
@@ -111,7 +115,8 @@ def main(argv=None) -> None:
     print(f"{cpu_header()} · {chosen.name} ({chosen.reason})\n")
 
     model, name = resolve_model(args.model, torch.device("cpu"))
-    source = make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size),
+    source = make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size,
+                                    synthetic=SyntheticConfig(**json.loads(args.synthetic))),
                          None)
     held = {}
     for kind, blend in SYNTHETIC_VAL_KINDS.items():

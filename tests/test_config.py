@@ -66,8 +66,40 @@ def test_new_data_fields_are_checked_at_load(override, message):
 
 
 def test_cpu2_recipe_loads_with_its_sections():
-    cfg = load_config("cpu2", ["data.augment.speed=[1,3]"])
-    assert cfg.data.source == "synthetic" and cfg.model.init == "centrifuge-cpu-v1"
+    cfg = load_config("cpu2", ["data.source=mixed", "data.augment.speed=[1,3]"])
+    assert cfg.model.init == "centrifuge-cpu-v1"
     assert cfg.model.args["n_outputs"] == 2 and (cfg.data.frames, cfg.data.size) == (32, 112)
-    assert cfg.data.augment.speed == [1, 3] and cfg.data.augment.zoom == [0.6, 1.15]
+    assert cfg.data.augment.speed == [1, 3]
     assert cfg.data.blend_config().reflection == cfg.data.reflection
+
+
+@pytest.mark.parametrize("override", ["data.augment.speed=[1,3]", "data.length_power=0.5",
+                                      "data.augment.color_jitter=0.2"])
+def test_real_clip_settings_are_refused_for_synthetic_clips(override):
+    with pytest.raises(ConfigError, match="change real clips only") as e:
+        load_config("small", [override])
+    assert "\n" not in str(e.value)
+    load_config("small", ["data.source=mixed", override])  # mixed: they apply to real clips
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", list_configs())
+def test_shipped_configs_build_their_model_data_and_init(name):
+    """Each shipped recipe builds: its model (real weights), its first training item at a
+    small size, and its model.init resolves to weights that load into that model."""
+    import torch
+
+    from centrifuge.models.registry import create_model, scratch_args
+    from centrifuge.train.datamodule import BlendedDataModule
+    from centrifuge.train.module import initialise_from
+
+    c = load_config(name, ["data.frames=8", "data.size=32", "data.val_samples=2",
+                           "data.val_synthetic=0", "data.workers=0"])
+    model = create_model(c.model.name, **scratch_args(c.model.args))
+    if c.model.init:
+        initialise_from(model, c.model.init)  # raises if the weights do not fit
+    dm = BlendedDataModule(c.data, total_batches=2)
+    dm.setup("fit")
+    item = dm.train_set[0]
+    assert item["mix"].shape == (3, 8, 32, 32)
+    assert torch.isfinite(item["mix"]).all() and dm.val_set[0]["mix"].shape == (3, 8, 32, 32)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from centrifuge.errors import ConfigError
-from centrifuge.selection import LayerStats, PairStats, select_pair
+from centrifuge.selection import LayerStats, PairStats, pair_stats
 
 
 def layers_and_mix(seed=0, t=6, s=16):
@@ -20,15 +20,15 @@ def test_recompose_finds_the_true_pair_where_the_paper_rule_fails():
     # Output 3 is a garbage layer far from everything: the most dissimilar pair uses it.
     garbage = 1 - v1
     layers = torch.stack([v1, mix, v2, garbage])
-    assert select_pair(layers, mix, "dissimilar") in {(0, 3), (2, 3), (1, 3)}
-    assert select_pair(layers, mix, "recompose") == (0, 2)
+    assert pair_stats(layers, mix).pick("dissimilar") in {(0, 3), (2, 3), (1, 3)}
+    assert pair_stats(layers, mix).pick("recompose") == (0, 2)
 
 
 def test_recompose_refuses_a_copy_of_the_input_with_anything():
     v1, v2, mix = layers_and_mix(1)
     # (mix, anything) would re-compose the input exactly with α = 1: not a separation.
     layers = torch.stack([mix, v1 * 0.9 + 0.05, v2 * 0.9 + 0.05, mix * 0.98])
-    assert select_pair(layers, mix, "recompose") == (1, 2)
+    assert pair_stats(layers, mix).pick("recompose") == (1, 2)
 
 
 def test_recompose_fits_alpha():

@@ -8,8 +8,7 @@ Videos are ``(B, 3, T, H, W)`` float tensors in [0, 1] inside the library; n out
 layers are ``(B, n, 3, T, H, W)``.
 """
 
-__version__ = "0.1.0"
-
+from centrifuge._version import __version__
 from centrifuge.errors import CentrifugeError  # noqa: E402
 from centrifuge.inference import Separator  # noqa: E402
 from centrifuge.models import create_model, list_models, load_model, save_model  # noqa: E402

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from centrifuge import __version__
+from centrifuge._version import __version__
 from centrifuge.errors import CentrifugeError
 
 _COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}

@@ -58,8 +58,9 @@ class DataConfig:
     used for its N training steps in order, then the fields above for the rest
     (:mod:`~centrifuge.data.curriculum`). ``val_synthetic``: also validate on this many
     held-out procedural blends of each kind (transparent α = ½ with both layers moving,
-    and occlusion; a fixed seed), logged as ``val_synth_<kind>/ratio`` — the curve that
-    resolves small gains, which 32 real val blends cannot.
+    and occlusion; the run's generator, a fixed seed), logged as
+    ``val_synth_<kind>/ratio`` and ``/vs_trivial`` — the curve that resolves small gains,
+    which 32 real val blends cannot.
     """
 
     source: str = "corpus"
@@ -273,6 +274,10 @@ def validate(config: TrainConfig) -> TrainConfig:
     if d.source not in DATA_SOURCES:
         raise ConfigError(f"data.source must be one of {', '.join(DATA_SOURCES)}, "
                           f"got {d.source!r}")
+    if d.source == "synthetic" and (d.augment != AugmentConfig() or d.length_power):
+        raise ConfigError("data.augment and data.length_power change real clips only; with "
+                          "data.source synthetic they would be ignored: remove them (or use "
+                          "data.source mixed)")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
     from centrifuge.data.pairs import check_audio

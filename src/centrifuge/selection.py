@@ -137,8 +137,3 @@ def pair_stats(layers: torch.Tensor, video: torch.Tensor) -> PairStats:
     stats.update(layers, video)
     return stats
 
-
-def select_pair(layers: torch.Tensor, video: torch.Tensor, rule: str = DEFAULT_RULE
-                ) -> tuple[int, int]:
-    """The pair a rule keeps for layers ``(n, 3, T, H, W)`` of ``video`` ``(3, T, H, W)``."""
-    return pair_stats(layers, video).pick(rule)

@@ -55,10 +55,6 @@ class AugmentConfig:
             if len(s) != 2 or not all(isinstance(v, int) for v in s) or not 1 <= s[0] <= s[1]:
                 raise ConfigError(f"augment.speed must be integers [low, high] ≥ 1, got {s}")
 
-    @property
-    def max_speed(self) -> int:
-        return int(self.speed[1]) if self.speed else 1
-
     def draw_speed(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.speed[0], self.speed[1] + 1)) if self.speed else 1
 

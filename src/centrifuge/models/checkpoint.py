@@ -25,14 +25,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from centrifuge._version import __version__
 from centrifuge.errors import CentrifugeError, ModelLoadingError
 
 FORMAT_VERSION = 1
 
 
 def _versions() -> dict:
-    from centrifuge import __version__
-
     return {"centrifuge": __version__, "torch": torch.__version__,
             "python": platform.python_version()}
 

@@ -19,7 +19,6 @@ from centrifuge.config import DataConfig
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.curriculum import curriculum_pairs
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, MixedSource
-from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.data.videos import make_entries
 
 VAL_SEED = 1_000_003  # in-run validation blends, whatever data.seed is
@@ -123,9 +122,10 @@ SYNTHETIC_VAL_KINDS = {"transparent": BlendConfig(blend="transparent", alpha=0.5
 
 
 def synthetic_val_sets(c: DataConfig) -> dict[str, BlendedPairs]:
-    """Held-out procedural blends per kind (``data.val_synthetic`` of each), from the
-    default generator whatever ``data.synthetic`` says, at a seed no training uses."""
-    source = make_source(dataclasses.replace(c, synthetic=SyntheticConfig()), None)
+    """Held-out procedural blends per kind (``data.val_synthetic`` of each) from the run's
+    own generator (``data.synthetic``: the question is whether the model learns its own
+    distribution), at a seed no training uses, synthetic clips only."""
+    source = make_source(dataclasses.replace(c, source="synthetic"), None)
     return {kind: _Offset(BlendedPairs(source, 10_000 + c.val_synthetic,
                                        seed=SYNTHETIC_VAL_SEED, blend=blend), 10_000)
             for kind, blend in SYNTHETIC_VAL_KINDS.items()}

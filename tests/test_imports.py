@@ -26,11 +26,11 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                # `from a.b import c` imports module a.b.c if there is one, else a.b
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                           else node.module for a in node.names]
             for t in targets:
-                # the deepest package module the import names (`from a.b import c`: a.b.c
-                # if it is a module, else a.b)
-                while t and t not in modules:
+                while t and t not in modules:  # the deepest package module it names
                     t = t.rpartition(".")[0]
                 if t.startswith("centrifuge") and t != name:
                     edges.add(t)

@@ -8,13 +8,13 @@ finished but incompletely (e.g. a corpus package failed to download), 130 on Ctr
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from centrifuge import cli_args
 from centrifuge._version import __version__
 from centrifuge.errors import CentrifugeError
 
@@ -118,73 +118,6 @@ def _run_train(args) -> int:
     return 0
 
 
-def _whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-
-
-def _positive_int(text: str) -> int:
-    value = _whole_number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value <= 0.5:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5, got {value}")
-    return value
-
-
-def _size_limit(text: str) -> int:
-    value = _whole_number(text)
-    if value < 0 or 0 < value < 16:
-        raise argparse.ArgumentTypeError(f"must be 0 (never downscale) or at least 16, "
-                                         f"got {value}")
-    return value
-
-
-def _precision_option(p, gpu: bool = True) -> None:
-    choices = ["auto", "bf16", "fp32"] + (["fp16"] if gpu else [])
-    p.add_argument("--precision", choices=choices, default="auto",
-                   help="auto (default): bf16 where the CPU/GPU runs it natively, else fp32; "
-                        "or " + ", ".join(choices[1:]))
-
-
-def _device(text: str) -> str:
-    from centrifuge.inference import resolve_device
-
-    try:
-        return str(resolve_device(text))
-    except CentrifugeError as e:
-        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--device {text}: ")) from None
-
-
-def _at_least(low: int):
-    def parse(text: str) -> int:
-        value = _positive_int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-    return parse
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds ≥ 0, got {text}")
-    return value
-
-
 @command
 def add_separate(sub) -> None:
     p = sub.add_parser(
@@ -197,13 +130,14 @@ def add_separate(sub) -> None:
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
     p.add_argument("-n", "--model", default="default",
                    help="pretrained name or .safetensors checkpoint (default: default)")
-    p.add_argument("--layers", type=_positive_int,
+    p.add_argument("--layers", type=cli_args.positive_int,
                    help="keep only 2 layers, chosen by --select (default: all)")
     p.add_argument("--select", choices=["recompose", "dissimilar"], default="recompose",
                    help="with --layers 2: the pair that best re-composes the input among "
                         "dissimilar pairs (default), or the paper's most dissimilar pair")
-    p.add_argument("--segment", type=_at_least(2), default=32, help="frames per segment (32)")
-    p.add_argument("--overlap", type=_fraction, default=0.25,
+    p.add_argument("--segment", type=cli_args.at_least(2), default=32,
+                   help="frames per segment (32)")
+    p.add_argument("--overlap", type=cli_args.fraction, default=0.25,
                    help="fraction of a segment shared with the next (0.25)")
     p.add_argument("--shifts", type=int, choices=[1, 2, 3, 4], default=1,
                    help="test-time augmentation: average over N flipped / time-reversed "
@@ -211,9 +145,9 @@ def add_separate(sub) -> None:
     p.add_argument("--audio", metavar="FILE",
                    help="C3 models: the sound whose layer to pick (a video or audio file; "
                         "default: each video's own soundtrack); written as selected.mp4")
-    p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
-    _precision_option(p)
-    p.add_argument("--max-size", type=_size_limit, default=512, metavar="PIXELS",
+    p.add_argument("--device", type=cli_args.device, default="cpu", help="cpu, cuda or cuda:N")
+    cli_args.precision_option(p)
+    p.add_argument("--max-size", type=cli_args.size_limit, default=512, metavar="PIXELS",
                    help="downscale inputs whose longer side exceeds this (default 512; 0: never)")
     p.add_argument("--format", choices=["mp4", "png", "npz"], default="mp4",
                    help="layers as mp4 with sound (default), png frames, or npz arrays")
@@ -280,11 +214,11 @@ def add_evaluate(sub) -> None:
     p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
     p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion"],
                    default=["transparent", "occlusion"])
-    p.add_argument("--samples", type=_positive_int, default=64)
-    p.add_argument("--frames", type=_at_least(4), default=32)
-    p.add_argument("--size", type=_at_least(16), default=112)
-    _precision_option(p)
-    p.add_argument("--device", type=_device, default="cpu")
+    p.add_argument("--samples", type=cli_args.positive_int, default=64)
+    p.add_argument("--frames", type=cli_args.at_least(4), default=32)
+    p.add_argument("--size", type=cli_args.at_least(16), default=112)
+    cli_args.precision_option(p)
+    p.add_argument("--device", type=cli_args.device, default="cpu")
     p.add_argument("--root", help="corpus folder (default $CENTRIFUGE_HOME or ~/.cache/centrifuge)")
     p.add_argument("--split", choices=["val", "train"], default="val",
                    help="corpus split to blend (train: new crops of the training videos)")
@@ -293,7 +227,7 @@ def add_evaluate(sub) -> None:
                    help="test-time augmentation views, as in `separate --shifts`")
     p.add_argument("--rules", action="store_true",
                    help="also print every --layers 2 selection rule (the JSON has them all)")
-    p.add_argument("--offsets", type=_seconds, nargs="+", default=[0.0], metavar="SECONDS",
+    p.add_argument("--offsets", type=cli_args.seconds, nargs="+", default=[0.0], metavar="SECONDS",
                    help="C3 models: shift the control sound by these offsets (ICCV App. C; "
                         "default 0)")
     p.add_argument("--synthetic", action="store_true",
@@ -361,11 +295,11 @@ def add_demo(sub) -> None:
     p.add_argument("-n", "--model", help="pretrained name or checkpoint (default: default, "
                    "or c3-cpu-v1 with --audio)")
     p.add_argument("--root", help="corpus folder")
-    p.add_argument("--device", type=_device, default="cpu")
+    p.add_argument("--device", type=cli_args.device, default="cpu")
     p.add_argument("--audio", action="store_true", help="C3: blend speech with music, keep "
                    "the speech, get the talking layer as selected.mp4")
     p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
-    _precision_option(p)
+    cli_args.precision_option(p)
     p.set_defaults(run=_run_demo)
 
 
@@ -393,33 +327,11 @@ def add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    import json
-    from pathlib import Path
+    from centrifuge.models.checkpoint import export_model
 
-    import torch
-
-    from centrifuge.errors import OutputExistsError
-    from centrifuge.models import load_model, save_model
-    from centrifuge.outputs import check_output_file
-
-    source, target = Path(args.source), Path(args.target)
-    if target.suffix != ".safetensors":
-        raise CentrifugeError(f"{target}: the target must end in .safetensors")
-    check_output_file(target, inputs=[source, args.metrics])
-    if target.exists() and not args.force:
-        raise OutputExistsError(f"{target} exists; pass --force to replace it (never the source)")
-    model = load_model(source)
-    meta = model.checkpoint_metadata
-    metrics = meta.get("metrics")
-    if args.metrics:
-        try:
-            metrics = json.loads(Path(args.metrics).read_text())
-        except (OSError, ValueError) as e:
-            raise CentrifugeError(f"{args.metrics}: unreadable metrics JSON ({e})") from None
-    dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
-    save_model(target, model, train_config=meta.get("train_config"), metrics=metrics,
-               dtype=dtype)
-    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, {model.model_name})")
+    target, name = export_model(args.source, args.target, dtype=args.dtype,
+                                metrics=args.metrics, force=args.force)
+    print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, {name})")
     return 0
 
 
@@ -427,10 +339,10 @@ def _run_export(args) -> int:
 def add_classify(sub) -> None:
     p = sub.add_parser("classify", help="Kinetics-400 top-5 of a clip with the imported I3D")
     p.add_argument("input", help="a video")
-    p.add_argument("--start", type=_seconds, default=0.0, help="start time in seconds")
-    p.add_argument("--frames", type=_positive_int, default=64)
+    p.add_argument("--start", type=cli_args.seconds, default=0.0, help="start time in seconds")
+    p.add_argument("--frames", type=cli_args.positive_int, default=64)
     p.add_argument("--root", help="corpus folder holding the I3D weights")
-    _precision_option(p, gpu=False)
+    cli_args.precision_option(p, gpu=False)
     p.set_defaults(run=_run_classify)
 
 

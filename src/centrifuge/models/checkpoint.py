@@ -204,3 +204,33 @@ def _load_lightning(path: Path, device):
     model.checkpoint_metadata = {"model_name": name, "model_args": args,
                                  "train_config": hp.get("train_config"), "metrics": None}
     return model.to(device).eval()
+
+
+def export_model(source: str | os.PathLike, target: str | os.PathLike, *, dtype: str = "fp32",
+                 metrics: str | os.PathLike | None = None, force: bool = False
+                 ) -> tuple[Path, str]:
+    """``centrifuge export``: a training checkpoint (.ckpt or .safetensors) rewritten as one
+    plain-data model file, weights stored in ``dtype`` (fp32, fp16 or bf16; loaded as
+    fp32), with ``metrics`` (a JSON file) embedded. Never writes over the source or the
+    metrics; an existing target only with ``force``. Returns the target and model name."""
+    from centrifuge.errors import OutputExistsError
+    from centrifuge.outputs import check_output_file
+
+    source, target = Path(source), Path(target)
+    if target.suffix != ".safetensors":
+        raise CentrifugeError(f"{target}: the target must end in .safetensors")
+    check_output_file(target, inputs=[source, metrics])
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} exists; pass --force to replace it (never the source)")
+    model = load_model(source)
+    meta = model.checkpoint_metadata
+    embedded = meta.get("metrics")
+    if metrics:
+        try:
+            embedded = json.loads(Path(metrics).read_text())
+        except (OSError, ValueError) as e:
+            raise CentrifugeError(f"{metrics}: unreadable metrics JSON ({e})") from None
+    storage = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    save_model(target, model, train_config=meta.get("train_config"), metrics=embedded,
+               dtype=storage)
+    return target, model.model_name

@@ -4,8 +4,8 @@
 
 Reads every ``logs/segment-*/metrics.csv`` of each run (a resumed run has several) and
 draws, against the optimiser step: the validation loss as a ratio to the Identity
-baseline (what the model card reports; below 1 means it separates), and the training
-loss ratio smoothed over 100 steps. Several runs share the axes (an ablation).
+baseline (real val clips, and with ``data.val_synthetic`` the held-out procedural blends
+per kind), and the training loss ratio smoothed over 100 steps. Several runs share the axes (an ablation).
 """
 
 from __future__ import annotations
@@ -55,15 +55,20 @@ def main(argv=None) -> None:
         m = read_metrics(run)
         if "val/ratio" in m:
             steps, values = zip(*m["val/ratio"], strict=True)
-            ax_val.plot(steps, values, marker="o", label=label)
+            ax_val.plot(steps, values, marker="o", label=f"{label}: real val")
+        for kind, style in (("transparent", "--"), ("occlusion", ":")):
+            key = f"val_synth_{kind}/ratio"  # data.val_synthetic: held-out procedural blends
+            if key in m:
+                steps, values = zip(*m[key], strict=True)
+                ax_val.plot(steps, values, ls=style, marker=".",
+                            label=f"{label}: held-out synthetic {kind}")
         if "train/loss" in m and "train/identity" in m:
             ident = dict(m["train/identity"])
             ratio = [(s, v / ident[s]) for s, v in m["train/loss"] if ident.get(s)]
             ax_train.plot(*smooth(ratio, 100), label=label)
     ax_val.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax_train.axhline(1.0, color="grey", lw=0.8, ls="--")
-    ax_val.set(title="validation (real val clips): loss / Identity", xlabel="step",
-               ylabel="ratio")
+    ax_val.set(title="validation: loss / Identity", xlabel="step", ylabel="ratio")
     ax_train.set(title="training: loss / Identity (100-step mean)", xlabel="step")
     ax_val.legend()
     fig.tight_layout()

@@ -389,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except CentrifugeError as e:
-        print(f"centrifuge: error: {e}", file=sys.stderr)
+        print(f"centrifuge: error: {one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # the file system refused (full, read-only, gone): not a bug
         from centrifuge.outputs import write_error
@@ -407,6 +407,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = previous_format
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def one_line(error: Exception) -> str:
+    """The message of an error; for one re-raised by a DataLoader worker (whose text is
+    "Caught X in DataLoader worker process N." plus the worker's traceback), the
+    original message — the traceback's last line without its type."""
+    text = str(error)
+    if text.startswith("Caught ") and "Original Traceback" in text:
+        last = [ln for ln in text.splitlines() if ln.strip()][-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return text
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from centrifuge.errors import CentrifugeError, OutputExistsError, VideoWriteError
 
 MAX_NAME_BYTES = 120  # room for ".partial-<pid>" and ".lock" under the usual 255
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\ud800-\udfff]")  # surrogates: undecodable bytes
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)(?:\.\w+)?$")
 
 
@@ -169,8 +169,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """UTF-8 text, written whole or not at all. Bytes of a file name that are not UTF-8
+    (they reach Python as surrogates) are written as ``\\udcXX`` escapes."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
     return Path(path)
 
 

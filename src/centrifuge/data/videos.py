@@ -12,6 +12,7 @@ are handled by the data module, not here: they have no files.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,17 +96,27 @@ def kinetics_entries(path: str | os.PathLike) -> list[VideoEntry]:
     if not path.is_file():
         raise ConfigError(f"{path}: neither a Kinetics CSV nor a folder")
     entries = []
-    with open(path, newline="") as f:
-        for n, row in enumerate(csv.reader(f), 1):
-            if not row or row[0].strip().lower() == "path":
-                continue
-            if len(row) not in (2, 4):
-                raise ConfigError(f"{path}:{n}: expected path,label[,start,end], got {row}")
-            video = Path(row[0].strip())
-            video = video if video.is_absolute() else path.parent / video
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the CSV as UTF-8"
+                          ) from None
+    except OSError as e:
+        raise ConfigError(f"{path}: unreadable ({e.strerror})") from None
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+        if not row or row[0].strip().lower() == "path":
+            continue
+        if len(row) not in (2, 4):
+            raise ConfigError(f"{path}:{n}: expected path,label[,start,end], got {row}")
+        video = Path(row[0].strip())
+        video = video if video.is_absolute() else path.parent / video
+        try:
             start, end = (float(row[2]), float(row[3])) if len(row) == 4 else (0.0, None)
-            entries.append(VideoEntry(str(video), f"{video}@{start}", label=row[1].strip(),
-                                      start_s=start, end_s=end))
+        except ValueError:
+            raise ConfigError(f"{path}:{n}: start and end must be seconds, got {row[2:]}"
+                              ) from None
+        entries.append(VideoEntry(str(video), f"{video}@{start}", label=row[1].strip(),
+                                  start_s=start, end_s=end))
     if not entries:
         raise ConfigError(f"{path}: the CSV lists no videos")
     return entries

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from centrifuge.data.sources import I3D_KINETICS400
@@ -99,11 +100,19 @@ def kinetics400_state_dict(root: str | os.PathLike | None = None) -> dict[str, t
             f"Kinetics-400 I3D weights unavailable ({e}); run `centrifuge corpus build` first"
         ) from None
     target = ckpt.with_suffix(".safetensors")
-    if not target.is_file():
-        if not ckpt.is_file():
-            raise ModelLoadingError(
-                f"{ckpt} is missing; run `centrifuge corpus build` to fetch it")
-        _convert(ckpt, target)
+    if target.is_file():
+        try:
+            return load_file(str(target))
+        except (SafetensorError, OSError) as e:
+            # Our own cache of the verified checkpoint: convert it again.
+            if not ckpt.is_file():
+                raise ModelLoadingError(
+                    f"{target} is damaged ({str(e).splitlines()[0]}) and {ckpt.name} is "
+                    "missing; run `centrifuge corpus build` again") from None
+    elif not ckpt.is_file():
+        raise ModelLoadingError(
+            f"{ckpt} is missing; run `centrifuge corpus build` to fetch it")
+    _convert(ckpt, target)
     return load_file(str(target))
 
 

@@ -1,0 +1,108 @@
+"""Bad and odd inputs found by a new user's try-out (issue 20): each ends in one line and
+exit 2, or a warning and an honest result — never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from centrifuge.cli import main
+from centrifuge.io import write_video
+from centrifuge.models import create_model, save_model
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from battery import pattern  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.manual_seed(0)
+    return str(save_model(tmp_path_factory.mktemp("m") / "tiny.safetensors",
+                          create_model("centrifuge_small", widths=[4, 8], groups=4).eval()))
+
+
+def one_line_exit_2(capsys, *argv) -> str:
+    rc = main(list(map(str, argv)))
+    err = [ln for ln in capsys.readouterr().err.splitlines()
+           if ln.strip() and "separating" not in ln]
+    assert rc == 2 and len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux file names are bytes")
+def test_a_file_name_that_is_not_utf8(tmp_path, tiny):
+    name = os.fsdecode(b"caf\xe9 clip.mp4")  # Latin-1 bytes: a surrogate in Python
+    write_video(tmp_path / name, pattern(8, 24, 32), 8)
+    assert main(["separate", str(tmp_path / name), "-o", str(tmp_path / "out"), "-n", tiny,
+                 "--no-mosaic"]) == 0
+    (folder,) = (tmp_path / "out").glob("*/*")
+    assert folder.name == "caf_ clip"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["input"]["path"].endswith("clip.mp4")
+    assert "caf\\udce9 clip" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.corpus
+def test_damaged_kinetics_cache_is_rebuilt_or_refused(tmp_path, real_corpus, capsys):
+    """The converted I3D weights are a cache of the verified checkpoint: damaged, they
+    are converted again; damaged with the checkpoint gone, one line and exit 2."""
+    import shutil
+
+    from centrifuge.models.kinetics import kinetics400_state_dict
+
+    root = tmp_path / "corpus"
+    (root / "weights").mkdir(parents=True)
+    shutil.copy(real_corpus.root / "manifest.json", root)
+    for f in (real_corpus.root / "weights").iterdir():
+        shutil.copy(f, root / "weights")
+    cache = root / "weights" / "i3d-kinetics-400.safetensors"
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
+    state = kinetics400_state_dict(root)
+    assert "Logits.conv3d.weight" in state or len(state) > 100
+    cache.write_bytes(b"not safetensors")
+    (root / "weights" / "i3d-kinetics-400.ckpt").unlink()
+    video = write_video(tmp_path / "v.mp4", pattern(8, 24, 32), 8)
+    line = one_line_exit_2(capsys, "classify", video, "--root", root)
+    assert "is damaged" in line and "corpus build" in line
+
+
+class _Unusable(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        from centrifuge.errors import ConfigError
+
+        raise ConfigError("no usable clip among 2 videos; use shorter clips or more videos")
+
+
+def test_an_error_from_a_dataloader_worker_is_its_own_line():
+    from centrifuge.cli import one_line
+    from centrifuge.errors import ConfigError
+
+    loader = torch.utils.data.DataLoader(_Unusable(), num_workers=1)
+    with pytest.raises(ConfigError) as e:
+        next(iter(loader))
+    assert "Original Traceback" in str(e.value)  # what the CLI used to print
+    assert one_line(e.value) == "no usable clip among 2 videos; use shorter clips or more videos"
+    assert one_line(ConfigError("plain: message")) == "plain: message"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"path,label\nclip.mp4,caf\xe9\n", r"not UTF-8 text \(byte 23\); save the CSV as UTF-8"),
+    (b"clip.mp4,x,zero,1\n", r":1: start and end must be seconds"),
+])
+def test_a_bad_kinetics_csv_is_one_line(tmp_path, content, message):
+    from centrifuge.data.videos import kinetics_entries
+    from centrifuge.errors import ConfigError
+
+    csv_path = tmp_path / "list.csv"
+    csv_path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as e:
+        kinetics_entries(csv_path)
+    assert "\n" not in str(e.value)

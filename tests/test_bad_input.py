@@ -106,3 +106,50 @@ def test_a_bad_kinetics_csv_is_one_line(tmp_path, content, message):
     with pytest.raises(ConfigError, match=message) as e:
         kinetics_entries(csv_path)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_training_on_a_gpu_that_is_not_there(tmp_path, capsys):
+    line = one_line_exit_2(capsys, "train", "-c", "tiny", "trainer.accelerator=gpu",
+                           "--run-dir", tmp_path / "run")
+    assert "trainer settings" in line and "gpu" in line.lower()
+    assert not (tmp_path / "run").exists()
+
+
+def _run_folder(tmp_path, model_name: str, config: object = None):
+    """A run folder holding a real Lightning-style checkpoint of ``model_name``."""
+    import yaml
+
+    from centrifuge.config import load_config
+    from centrifuge.models.registry import create_model as build
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    model = build(model_name)
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+                "global_step": 3, "hyper_parameters": {"model_name": model_name}},
+               run / "checkpoints" / "last.ckpt")
+    data = load_config("tiny").to_dict() if config is None else config
+    (run / "config.yaml").write_text(yaml.safe_dump(data))
+    return run
+
+
+def test_resume_from_another_models_checkpoint(tmp_path, capsys):
+    run = _run_folder(tmp_path, "c2_tiny")  # tiny.yaml trains centrifuge_tiny
+    line = one_line_exit_2(capsys, "train", "--resume", run)
+    assert "weights of c2_tiny, not of centrifuge_tiny" in line
+
+
+def test_resume_config_choices_are_clear(tmp_path, capsys):
+    run = _run_folder(tmp_path, "centrifuge_tiny")
+    line = one_line_exit_2(capsys, "train", "--resume", run, "-c", "tiny")
+    assert "--resume reuses" in line and "drop --config tiny" in line
+    (run / "config.yaml").write_text("- a\n- list\n")
+    line = one_line_exit_2(capsys, "train", "--resume", run)
+    assert "a list, not the mapping of sections" in line
+    (run / "config.yaml").unlink()
+    line = one_line_exit_2(capsys, "train", "--resume", run)
+    assert "no config.yaml; pass --config" in line
+    from centrifuge.train.run import config_for_resume
+
+    assert config_for_resume(run, [], "tiny").name == "tiny"  # -c fills the gap

@@ -100,7 +100,7 @@ def _run_train(args) -> int:
     if args.out:
         overrides.append(f"out_dir={args.out}")
     if args.resume:
-        config = config_for_resume(args.resume, overrides)
+        config = config_for_resume(args.resume, overrides, args.config)
     else:
         config = load_config(args.config, overrides)
     from centrifuge.errors import ConfigError

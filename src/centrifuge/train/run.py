@@ -52,9 +52,10 @@ def resolve_resume(resume: str | Path) -> tuple[Path, Path]:
     return run_dir, ckpt
 
 
-def check_checkpoint(ckpt: Path) -> None:
+def check_checkpoint(ckpt: Path, module=None) -> None:
     """Refuse a damaged or foreign ``.ckpt`` before anything is built (plain data only:
-    ``weights_only`` never runs code from the file)."""
+    ``weights_only`` never runs code from the file); with ``module``, also one whose
+    weights are another model's (names or shapes differ)."""
     import torch
 
     try:
@@ -66,20 +67,41 @@ def check_checkpoint(ckpt: Path) -> None:
     if not ok:
         raise ConfigError(f"{ckpt}: not a centrifuge training checkpoint (no state_dict / "
                           "global_step)")
+    if module is None:
+        return
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in data["state_dict"].items()
+              if isinstance(v, torch.Tensor)}
+    if own != theirs:
+        other = (data.get("hyper_parameters") or {}).get("model_name", "another model")
+        differ = sorted(set(own) ^ set(theirs)) or [k for k in own if own[k] != theirs[k]]
+        raise ConfigError(f"{ckpt}: weights of {other}, not of {module.hparams.model_name} "
+                          f"as configured ({len(differ)} tensors differ, e.g. {differ[0]}); "
+                          "resume with the run's own config")
 
 
-def config_for_resume(resume: str | Path, overrides: list[str] = ()) -> TrainConfig:
-    """The configuration a run was started with, plus ``key=value`` overrides."""
+def config_for_resume(resume: str | Path, overrides: list[str] = (),
+                      config_name: str | None = None) -> TrainConfig:
+    """The configuration a run was started with, plus ``key=value`` overrides; a
+    checkpoint outside a run folder takes ``config_name`` (``--config``) instead."""
     run_dir, _ = resolve_resume(resume)
     saved = run_dir / "config.yaml"
     if not saved.is_file():
+        if config_name:
+            return load_config(config_name, list(overrides))
         raise ConfigError(f"{run_dir}: no config.yaml; pass --config to resume this checkpoint")
+    if config_name:
+        raise ConfigError(f"--resume reuses {saved}; drop --config {config_name} (change "
+                          "single fields with key=value)")
     try:
         data = yaml.safe_load(saved.read_text())
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{saved}: unreadable ({str(e).splitlines()[0]}); this is not a "
                           "run folder `centrifuge train` wrote") from None
-    config = config_from_dict(data if isinstance(data, dict) else {"_": data})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{saved}: a {type(data).__name__}, not the mapping of sections "
+                          "`centrifuge train` writes; pass the run's own folder")
+    config = config_from_dict(data)
     if overrides:
         base = load_config(None, list(overrides))
         config = config_from_dict(_overlay(config.to_dict(), base.to_dict(), overrides))
@@ -142,10 +164,7 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
         loggers.append(TensorBoardLogger(run_dir, name="tb", version=""))
     total = t.max_steps * t.accumulate
-    precision, reason = trainer_precision(t)
-    for logger in loggers:
-        logger.log_hyperparams({"precision": precision, "precision_reason": reason})
-    print(f"precision: {precision} ({reason})", flush=True)
+    precision, _ = trainer_precision(t)
     kwargs = dict(
         max_steps=t.max_steps,
         precision=precision,
@@ -166,7 +185,13 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
         enable_model_summary=False,
     )
     kwargs.update(trainer_kwargs)
-    return L.Trainer(**kwargs)
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return L.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError) as e:
+        raise ConfigError(f"trainer settings: {str(e).splitlines()[0]} (check trainer."
+                          "accelerator, devices, strategy and precision)") from None
 
 
 def train(
@@ -191,6 +216,8 @@ def train(
         loss=vars(config.loss).copy(), channels_last=t.channels_last,
         train_config=config.to_dict(), init=config.model.init if resume is None else None,
     )
+    if ckpt is not None:
+        check_checkpoint(ckpt, module)
     if module.model.takes_audio and not config.data.audio:
         raise ConfigError(f"model {config.model.name} is controlled by sound: add "
                           "data.audio=true (batches then carry V¹'s spectrogram)")
@@ -204,6 +231,10 @@ def train(
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        precision, reason = trainer_precision(t)
+        for logger in trainer.loggers:  # the precision this segment of the run used
+            logger.log_hyperparams({"precision": precision, "precision_reason": reason})
+        print(f"precision: {precision} ({reason})", flush=True)
     stopper = next(c for c in trainer.callbacks if isinstance(c, GracefulInterrupt))
     try:
         with warnings.catch_warnings():

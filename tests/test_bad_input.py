@@ -153,3 +153,23 @@ def test_resume_config_choices_are_clear(tmp_path, capsys):
     from centrifuge.train.run import config_for_resume
 
     assert config_for_resume(run, [], "tiny").name == "tiny"  # -c fills the gap
+
+
+def test_a_matroska_file_cut_short_says_what_was_lost(tmp_path, tiny, capsys):
+    from battery import sound
+
+    whole = write_video(tmp_path / "whole.mkv", pattern(48, 32, 48), 8, audio=sound(6.0))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 4])
+    from centrifuge.io import TruncatedVideoWarning
+
+    with pytest.warns(TruncatedVideoWarning, match=r"cut.mkv: truncated or damaged; \d+ "
+                      "frames of the \\d+ its header announces"):
+        assert main(["separate", str(cut), "-o", str(tmp_path / "out"), "-n", tiny,
+                     "--no-mosaic"]) == 0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncatedVideoWarning)  # the whole file: no warning
+        assert main(["separate", str(whole), "-o", str(tmp_path / "out"), "-n", tiny,
+                     "--no-mosaic"]) == 0

@@ -160,7 +160,14 @@ def probe(path: str | os.PathLike, *, exact: bool = False) -> VideoInfo:
             pix_fmt=ctx.pix_fmt,
         )
     if exact or frames <= 0:
+        header = int(round(duration * fps))  # what a header duration implies
         frames = _count_packets(path)
+        # Matroska/WebM state no frame count; a file cut short still states its length.
+        missing = header - frames
+        if not exact and missing > max(3, 0.05 * header):
+            warnings.warn(f"{path}: truncated or damaged; {frames} frames of the {header} its "
+                          f"header announces ({duration:.1f} s) are there", TruncatedVideoWarning,
+                          stacklevel=2)
     if duration <= 0:
         duration = frames / fps
     return VideoInfo(duration_s=float(duration), num_frames=frames, **info)

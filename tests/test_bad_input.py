@@ -173,3 +173,36 @@ def test_a_matroska_file_cut_short_says_what_was_lost(tmp_path, tiny, capsys):
         warnings.simplefilter("error", TruncatedVideoWarning)  # the whole file: no warning
         assert main(["separate", str(whole), "-o", str(tmp_path / "out"), "-n", tiny,
                      "--no-mosaic"]) == 0
+
+
+def test_a_dead_runs_lock_for_another_video_is_cleaned(tmp_path, tiny):
+    import subprocess
+
+    clip = write_video(tmp_path / "clip.mp4", pattern(8, 24, 32), 8)
+    folder = tmp_path / "out" / "tiny"
+    folder.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (folder / ".other.lock").write_text(str(dead.pid))  # SIGKILLed while on other.mp4
+    (folder / ".busy.lock").write_text(str(os.getpid()))  # a live run's claim stays
+    (folder / ".note.lock").write_text("not a pid")  # not ours: never deleted
+    assert main(["separate", str(clip), "-o", str(tmp_path / "out"), "-n", tiny,
+                 "--no-mosaic"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [".busy.lock", ".note.lock", "clip"]
+
+
+def test_segment_longer_than_the_clip_and_options_after_dashdash(tmp_path, tiny, capsys):
+    clip = write_video(tmp_path / "-clip.mp4", pattern(12, 24, 32), 8)
+    out = tmp_path / "out"
+    assert main(["separate", "-o", str(out), "-n", tiny, "--segment", "100000",
+                 "--no-mosaic", "--", str(clip)]) == 0  # memory for 12 frames, not 100000
+    line = one_line_exit_2(capsys, "separate", "-n", tiny, "--", str(clip), "-o", out / "x")
+    assert "'-o' is not a file" in line and "before `--`" in line
+    assert not (out / "x").exists()
+
+
+def test_layers_beyond_what_the_model_makes(tmp_path, tiny, capsys):
+    clip = write_video(tmp_path / "clip.mp4", pattern(8, 24, 32), 8)
+    line = one_line_exit_2(capsys, "separate", clip, "-o", tmp_path / "out", "-n", tiny,
+                           "--layers", "99")
+    assert "makes 2 layers; leave out --layers" in line and "all 2" not in line

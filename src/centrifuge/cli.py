@@ -171,6 +171,11 @@ def _run_separate(args) -> int:
         return 0
     if not args.inputs:
         raise CentrifugeError("no input video; usage: centrifuge separate VIDEO... [-o DIR]")
+    for item in args.inputs:  # after `--` argparse reads options as inputs too
+        if item.startswith("-") and not Path(item).exists():
+            raise CentrifugeError(f"{item!r} is not a file: after `--` every argument is "
+                                  "read as a video; put options before `--` (e.g. "
+                                  "centrifuge separate -o out -- -video.mp4)")
     inputs = expand_inputs(args.inputs)
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.segment, overlap=args.overlap, max_size=args.max_size,

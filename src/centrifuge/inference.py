@@ -292,16 +292,18 @@ class Separator:
             height, width = round(height * scale), round(width * scale)
         return max(1, int(height)), max(1, int(width))
 
-    def check_memory(self, height: int, width: int) -> None:
-        """Refuse, with the fix, a segment size that cannot fit in memory."""
-        need = BYTES_PER_VOXEL * self.segment * height * width
+    def check_memory(self, height: int, width: int, frames: int | None = None) -> None:
+        """Refuse, with the fix, a segment size that cannot fit in memory (a video of
+        ``frames`` frames never makes a segment longer than itself)."""
+        length = min(self.segment, frames) if frames else self.segment
+        need = BYTES_PER_VOXEL * length * height * width
         if self.device.type == "cuda":
             free = torch.cuda.mem_get_info(self.device)[0]
         else:
             free = available_memory()
         if free is not None and need > free:
             raise ConfigError(
-                f"separating {width}×{height} in segments of {self.segment} frames needs about "
+                f"separating {width}×{height} in segments of {length} frames needs about "
                 f"{need / 2**30:.1f} GiB; {free / 2**30:.1f} GiB is free: pass a --max-size "
                 "(e.g. 512) or a smaller --segment")
 
@@ -341,7 +343,7 @@ class Separator:
             video = torch.nn.functional.interpolate(
                 video.float(), size=(h, w), mode="bilinear", antialias=True,
                 align_corners=False).clamp_(0, 1)
-        self.check_memory(h, w)
+        self.check_memory(h, w, video.shape[1])
         segments = self.segments(video)
         scores: list = []
         if self.takes_audio:

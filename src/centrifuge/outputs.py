@@ -56,8 +56,21 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _lock_owner(entry: Path) -> int | None:
+    """The pid in a ``.<name>.lock`` file of :class:`OutputFolder`; None if it is not one
+    or is still being written (empty)."""
+    if not (entry.name.startswith(".") and entry.name.endswith(".lock")) or not entry.is_file():
+        return None
+    try:
+        text = entry.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def clean_stale_partials(folder: Path) -> list[Path]:
-    """Remove ``.<name>.partial-<pid>`` / ``.old-<pid>`` entries whose process is gone."""
+    """Remove ``.<name>.partial-<pid>`` / ``.old-<pid>`` entries and ``.<name>.lock``
+    claims whose process is gone (a run killed with SIGKILL leaves them)."""
     removed = []
     try:
         entries = list(folder.iterdir())
@@ -65,7 +78,8 @@ def clean_stale_partials(folder: Path) -> list[Path]:
         return removed
     for entry in entries:
         m = _PARTIAL.match(entry.name)
-        if not m or pid_alive(int(m["pid"])):
+        pid = int(m["pid"]) if m else _lock_owner(entry)
+        if pid is None or pid_alive(pid):
             continue
         with contextlib.suppress(OSError):
             if entry.is_dir() and not entry.is_symlink():

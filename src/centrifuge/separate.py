@@ -129,7 +129,11 @@ def separate_file(
     path = Path(path)
     n = separator.n_layers
     if layers is not None and layers not in (2, n):
-        raise CentrifugeError(f"--layers {layers}: keep 2 (chosen by --select) or all {n} layers")
+        if n == 2:
+            raise CentrifugeError(f"--layers {layers}: {separator.model_name} makes 2 layers; "
+                                  "leave out --layers (or pass 2)")
+        raise CentrifugeError(f"--layers {layers}: {separator.model_name} makes {n} layers; "
+                              f"keep all {n} (leave out --layers) or 2, chosen by --select")
     if select not in RULES:
         raise CentrifugeError(f"--select {select}: choose one of {', '.join(RULES)}")
     if format not in FORMATS:
@@ -139,7 +143,7 @@ def separate_file(
     info = probe(path)  # clear errors for missing/unreadable/audio-only files come first
     control = control_sound(separator, path, info)
     h, w = separator.output_size(info.height, info.width)
-    separator.check_memory(h, w)
+    separator.check_memory(h, w, info.num_frames)
     final = output_folder(out_root, separator.model_name, path)
     claim = OutputFolder(final, owned=owned, force=force, inputs=[path])
     claim.check()

@@ -5,7 +5,8 @@
 Reads every ``logs/segment-*/metrics.csv`` of each run (a resumed run has several) and
 draws, against the optimiser step: the validation loss as a ratio to the Identity
 baseline (real val clips, and with ``data.val_synthetic`` the held-out procedural blends
-per kind), and the training loss ratio smoothed over 100 steps. Several runs share the axes (an ablation).
+per kind), and the training loss ratio smoothed over 100 steps. Several runs share the
+axes (an ablation).
 """
 
 from __future__ import annotations

@@ -65,13 +65,18 @@ def test_another_sound_picks_and_goes_with_the_selected_layer(files, tmp_path):
         frames = sum(1 for _ in c.decode(video=0))
     assert frames == 20
     assert abs(_dominant_hz(selected) - 1000) < 20  # the other file's tone, not silence
-    # the picture is the layer's, untouched (packets copied)
-    with av.open(str(selected)) as a, av.open(str(folder / "layer_0.mp4")) as b:
-        first = next(a.decode(video=0)).to_ndarray(format="rgb24")
-        candidates = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)][:1]
-    with av.open(str(folder / "layer_1.mp4")) as b:
-        candidates.append(next(b.decode(video=0)).to_ndarray(format="rgb24"))
-    assert any(np.array_equal(first, c) for c in candidates)
+    # the picture is the chosen layer's, untouched (packets copied), every frame of it
+    k = json.loads((folder / "summary.json").read_text())["control"]["selected_output"]
+
+    def pictures(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+    chosen, other = pictures(folder / f"layer_{k}.mp4"), pictures(folder / f"layer_{1 - k}.mp4")
+    got = pictures(selected)
+    assert len(got) == len(chosen) and all(np.array_equal(a, b) for a, b in zip(got, chosen,
+                                                                                 strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(got, other, strict=True))
 
 
 def test_no_sound_is_one_line_and_no_output(files, tmp_path, capsys):

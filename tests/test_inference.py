@@ -108,16 +108,28 @@ def test_separate_honours_max_size():
     assert out.shape == (2, 3, 10, 16, 24)
 
 
-def test_shifts_average_the_reordered_flipped_views():
-    from centrifuge.inference import match_layers
+@pytest.mark.parametrize("shifts", [2, 3, 4])
+def test_shifts_average_the_reordered_flipped_views(shifts):
+    """Views: + left-right flip, + time reversal, + both; each view's layers are put in
+    the order that best matches the running sum (brute force over all orders here, not
+    the match_layers under test) before averaging."""
+    import itertools
+
+    from centrifuge.losses import reconstruction_loss
 
     torch.manual_seed(0)
-    model = create_model("centrifuge_tiny", n_outputs=2).eval()
+    model = create_model("centrifuge_tiny", n_outputs=3).eval()
     x = frames_to_tensor(moving_pattern(8, 16, 24))
     plain = Separator(model, segment=8, precision="fp32", progress=False)
-    two = Separator(model, segment=8, precision="fp32", shifts=2, progress=False)
-    a = plain.separate_segment(x)
-    b = plain.separate_segment(x.flip(3)).flip(4)
-    expected = (a + b[match_layers(a, b)]) / 2
-    assert torch.allclose(two.separate_segment(x), expected, atol=1e-5)
-    assert not torch.allclose(expected, a, atol=1e-4)  # the view did change something
+    views = [plain.separate_segment(x), plain.separate_segment(x.flip(3)).flip(4),
+             plain.separate_segment(x.flip(1)).flip(2),
+             plain.separate_segment(x.flip([3, 1])).flip([4, 2])][:shifts]
+    total = views[0].clone()
+    for view in views[1:]:
+        best = min(itertools.permutations(range(3)), key=lambda p: sum(
+            reconstruction_loss(total[i], view[j]).item() for i, j in enumerate(p)))
+        total += view[list(best)]
+    expected = total / shifts
+    sep = Separator(model, segment=8, precision="fp32", shifts=shifts, progress=False)
+    assert torch.allclose(sep.separate_segment(x), expected, atol=1e-5)
+    assert not torch.allclose(expected, views[0], atol=1e-4)  # the views changed something

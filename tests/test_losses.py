@@ -104,8 +104,9 @@ def test_reconstruction_loss_matches_a_direct_formula():
 
 @pytest.mark.corpus
 def test_identity_baseline_on_real_blends_is_the_papers_scale():
-    """At α = ½ the Identity baseline on real video is ≈ 0.36 in the paper (Kinetics);
-    our normalisation must land near it on the corpus, not at 2× or ½×."""
+    """At α = ½ the Identity baseline on real video is 0.361 in the paper (Kinetics); our
+    normalisation lands on it (0.360 on these 12 corpus val blends, 2026-11-30): within
+    10 %, so dropping the gradient term's ½ (0.431) or the pixel term fails."""
     from centrifuge.data.clips import ClipSampler
     from centrifuge.data.pairs import BlendedPairs, stack_targets
     from centrifuge.data.videos import make_entries
@@ -116,7 +117,7 @@ def test_identity_baseline_on_real_blends_is_the_papers_scale():
     batch = {k: torch.stack([data[i][k] for i in range(12)]) for k in ("mix", "v1", "v2")}
     mix = batch["mix"]
     identity = pit_loss(torch.stack([mix, mix], 1), stack_targets(batch)).loss.item()
-    assert 0.25 < identity < 0.5, identity
+    assert 0.325 < identity < 0.397, identity
 
 
 def test_recomposition_and_diversity_terms():

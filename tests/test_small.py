@@ -37,17 +37,37 @@ def test_starts_at_identity_for_every_head():
 
 
 @pytest.mark.parametrize("n", [2, 4])
-def test_mask_head_outputs_recompose_the_input(n):
-    """Σᵢ Oⁱ / n = V whatever the weights: the mixture-consistency the head promises."""
-    model = _perturbed(create_model("centrifuge_small", n_outputs=n, **SMALL)).eval()
+def test_consistent_mask_head_outputs_recompose_the_input(n):
+    """consistent=True: Σᵢ Oⁱ / n = V whatever the weights (mixture consistency)."""
+    model = _perturbed(create_model("centrifuge_small", n_outputs=n, consistent=True,
+                                    **SMALL)).eval()
     x = torch.rand(2, 3, 4, 24, 24)
     with torch.no_grad():
         out = model(x)
     assert (out - x[:, None]).abs().mean() > 0.05  # the layers really differ from V
     assert torch.allclose(out.mean(1), x, atol=1e-5)
-    residual = _perturbed(create_model("centrifuge_small", head="residual", **SMALL)).eval()
-    with torch.no_grad():
-        assert not torch.allclose(residual(x).mean(1), x, atol=1e-3)  # it does not
+    for free in (create_model("centrifuge_small", **SMALL),
+                 create_model("centrifuge_small", head="residual", **SMALL)):
+        with torch.no_grad():
+            assert not torch.allclose(_perturbed(free).eval()(x).mean(1), x, atol=1e-3)
+
+
+def test_the_free_mask_head_can_restore_an_occluded_layer():
+    """Occlusion: where V¹ covers V², the input is V¹ and V² is not in it. The free head
+    can output V¹ there and anything for V²; the consistent one cannot (O² = 2V − O¹)."""
+    torch.manual_seed(1)
+    v1, hidden = torch.rand(1, 3, 2, 16, 16), torch.rand(1, 3, 2, 16, 16)
+    targets = torch.stack([v1, hidden], 1)
+    for consistent, reachable in ((False, True), (True, False)):
+        model = create_model("centrifuge_small", consistent=consistent, **SMALL)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(60):
+            loss = pit_loss(model(v1), targets).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        identity = pit_loss(torch.stack([v1, v1], 1), targets).loss.item()
+        assert (loss.item() < 0.8 * identity) == reachable, (consistent, loss.item(), identity)
 
 
 def test_runs_at_any_size():
@@ -63,6 +83,7 @@ def test_runs_at_any_size():
 
 def test_config_errors_are_one_line():
     for bad, message in (({"head": "soft"}, "head must be one of"),
+                         ({"head": "residual", "consistent": True}, "head=mask only"),
                          ({"widths": [8, 10], "groups": 4}, "divisible by groups"),
                          ({"widths": []}, "1 to 6 levels"),
                          ({"n_outputs": 0}, "n_outputs")):

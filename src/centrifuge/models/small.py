@@ -8,11 +8,15 @@ three changes chosen for learning fast from few blends (each measured at equal C
 * **GroupNorm** instead of BatchNorm, so the network trained at 8×64² runs unchanged at
   any clip size and batch (no statistics to recalibrate);
 * **a routing head** (``head="mask"``): per pixel and colour channel a softmax over the n
-  layers, ``Oⁱ = n·mⁱ·V + Δⁱ − mean_j Δʲ``. The mask *moves the input's own detail* to a
-  layer instead of regressing it through 16 upsampled channels, and the outputs average
-  back to the input by construction (mixture consistency, for α = 1/n blends), so copying
-  the blend into every layer stops being a free resting point only where it is wrong. All
-  head weights start at zero: training begins at the Identity baseline.
+  layers, ``Oⁱ = n·mⁱ·V + Δⁱ``. The mask *moves the input's own detail* to a layer
+  instead of regressing it through 16 upsampled channels; Δ adds what the input does not
+  hold (the hidden part of an occluded layer). With ``consistent=True`` the corrections
+  are made zero-mean over the layers, ``Δⁱ − mean_j Δʲ``, so the outputs average back to
+  the input by construction (mixture consistency) — right for α = 1/n transparent blends,
+  but for occlusion it forbids any gain: where one layer is the input, the other can only
+  move away from it symmetrically (measured: held-out synthetic occlusion 1.06× Identity
+  after 4 k blends, docs/campaign.md). All head weights start at zero: training begins
+  at the Identity baseline.
 * pooling in space only (clips are few frames), trilinear upsampling, skip concatenation.
 
 ``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation.
@@ -43,13 +47,15 @@ class SmallConfig:
     Attributes:
         n_outputs: output layers n.
         widths: channels per level, full resolution first.
-        head: ``mask`` (routing + mixture-consistent correction) or ``residual``.
+        head: ``mask`` (routing + correction) or ``residual``.
+        consistent: with ``mask``, zero-mean corrections: outputs average to the input.
         groups: GroupNorm groups (each width must divide by it).
     """
 
     n_outputs: int = 2
     widths: tuple[int, ...] = (16, 32, 64, 128)
     head: str = "mask"
+    consistent: bool = False
     groups: int = 4
 
     def __post_init__(self):
@@ -65,6 +71,10 @@ class SmallConfig:
             raise ConfigError(f"widths must list 1 to 6 levels, got {list(self.widths)}")
         if self.head not in HEADS:
             raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if not isinstance(self.consistent, bool):
+            raise ConfigError(f"consistent must be true or false, got {self.consistent!r}")
+        if self.consistent and self.head != "mask":
+            raise ConfigError("consistent applies to head=mask only")
         if not isinstance(self.groups, int) or self.groups < 1:
             raise ConfigError(f"groups must be a positive integer, got {self.groups!r}")
         bad = [c for c in self.widths if not 1 <= c <= MAX_CHANNELS or c % self.groups]
@@ -137,8 +147,10 @@ class SmallSeparator(LayerModel):
         out = out.view(b, n, 6, t, h, w)
         mask = out[:, :, :3].softmax(dim=1)
         delta = out[:, :, 3:]
-        # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
-        return n * mask * v + delta - delta.mean(dim=1, keepdim=True)
+        if self.config.consistent:
+            # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
+            delta = delta - delta.mean(dim=1, keepdim=True)
+        return n * mask * v + delta
 
 
 SmallSeparator.config_class = SmallConfig

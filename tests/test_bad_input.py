@@ -108,6 +108,7 @@ def test_a_bad_kinetics_csv_is_one_line(tmp_path, content, message):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.corpus  # tiny.yaml trains on the corpus
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_training_on_a_gpu_that_is_not_there(tmp_path, capsys):
     line = one_line_exit_2(capsys, "train", "-c", "tiny", "trainer.accelerator=gpu",

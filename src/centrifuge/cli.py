@@ -242,55 +242,9 @@ def add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    import json
+    from centrifuge.evaluate import run_evaluate
 
-    from centrifuge.evaluate.blends import as_dict, evaluate_blends, format_results
-    from centrifuge.inference import Separator
-    from centrifuge.outputs import check_output_file, write_text_atomic
-
-    if args.json:  # before minutes of work, never over the model it evaluates
-        check_output_file(args.json, inputs=[args.model], flag="--json")
-    sep = Separator(args.model, device=args.device, precision=args.precision,
-                    segment=args.frames, overlap=0.0, max_size=None, shifts=args.shifts,
-                    progress=False)
-    if sep.takes_audio:
-        return _evaluate_control(sep, args)
-    results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
-                               size=args.size, root=args.root, split=args.split)
-               for b in args.blend]
-    print(format_results(results, sep.model_name, args.split, rules=args.rules))
-    if args.json:
-        payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
-                   "size": args.size,
-                   "precision": sep.precision, "precision_reason": sep.precision_reason,
-                   "results": [as_dict(r) for r in results]}
-        write_text_atomic(args.json, json.dumps(payload, indent=1))
-    return 0
-
-
-def _evaluate_control(sep, args) -> int:
-    import json
-
-    from centrifuge.evaluate.control import evaluate_control, format_control
-    from centrifuge.outputs import write_text_atomic
-
-    source = "synthetic" if args.synthetic else "corpus"
-    results = [evaluate_control(sep, samples=args.samples, frames=args.frames, size=args.size,
-                                root=args.root, split=args.split, offset_s=o, source=source)
-               for o in args.offsets]
-    print(format_control(results, sep.model_name))
-    if args.json:
-        payload = {"model": sep.model_name, "split": args.split, "frames": args.frames,
-                   "size": args.size, "precision": sep.precision,
-                   "precision_reason": sep.precision_reason, "source": source,
-                   "control": [{"offset_s": r.offset_s, "samples": r.samples,
-                                "loss": round(r.loss, 5), "identity": round(r.identity, 5),
-                                "ratio": round(r.ratio, 4), "accuracy": round(r.accuracy, 4),
-                                "chance": round(r.chance, 4),
-                                "sound_dependence": round(r.sound_dependence, 4)}
-                               for r in results]}
-        write_text_atomic(args.json, json.dumps(payload, indent=1))
-    return 0
+    return run_evaluate(args)
 
 
 @command

@@ -42,14 +42,13 @@ from centrifuge.control import choose_layer, control_sound, spectrogram_at
 from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
 from centrifuge.inference import Separator, stitch
 from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
+from centrifuge.io.media import VIDEO_SUFFIXES, expand_inputs  # noqa: F401 - re-exported
 from centrifuge.io.writer import SoundEncoder
 from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
 from centrifuge.report import write_report
 from centrifuge.selection import DEFAULT_RULE, RULES, LayerStats
 from centrifuge.sinks import FORMATS, SUFFIX, ContactSheet, Mosaic, layer_names, open_layer
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
-                  ".wmv", ".flv", ".ogv", ".3gp", ".gif"}
 _OWNED = re.compile(r"^(summary\.json|report\.html|contact\.png|mosaic\.mp4|selected\.mp4|"
                     r"layer_\d+(\.mp4|\.npz)?)$")
 _QUEUE = 3  # blocks in flight between stages: enough to overlap, little memory
@@ -159,23 +158,6 @@ def separate_file(
     extras = [final / p for p in ("selected.mp4", "mosaic.mp4", "contact.png", "report.html")
               if (final / p).exists()]
     return SeparationResult(final, kept, summary, extras)
-
-
-def expand_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given; a folder stands for the videos directly inside it (by suffix)."""
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir()
-                           if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file())
-            if not found:
-                raise VideoReadError(f"{p}: no video files inside (looked for "
-                                     f"{', '.join(sorted(VIDEO_SUFFIXES))})")
-            out += found
-        else:
-            out.append(p)
-    return out
 
 
 # -- the pipeline ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -79,3 +79,24 @@ def decode_tolerantly(container, stream, on_error=None) -> Iterator:
         yield from decoded
         if packet.size == 0:  # the flush packet: the stream is over
             return
+
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
+                  ".wmv", ".flv", ".ogv", ".3gp", ".gif"}
+
+
+def expand_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given; a folder stands for the videos directly inside it (by suffix)."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir()
+                           if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file())
+            if not found:
+                raise VideoReadError(f"{p}: no video files inside (looked for "
+                                     f"{', '.join(sorted(VIDEO_SUFFIXES))})")
+            out += found
+        else:
+            out.append(p)
+    return out

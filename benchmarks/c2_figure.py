@@ -4,7 +4,7 @@
         --out docs/c2-internals.png
 
 Each half of the image: the input frame and the masks, then per output the β-weighted
-layers and their sum (:func:`centrifuge.figures.internals_figure`).
+layers and their sum (:func:`centrifuge.evaluate.figures.internals_figure`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from PIL import Image
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs
 from centrifuge.data.videos import make_entries
-from centrifuge.figures import internals_figure
-from centrifuge.inference import resolve_model
+from centrifuge.evaluate.figures import internals_figure
+from centrifuge.pretrained import resolve_model
 
 
 def main(argv=None) -> int:

@@ -33,9 +33,9 @@ import torch
 from centrifuge.config import load_config
 from centrifuge.evaluate.blends import evaluate_blends
 from centrifuge.evaluate.control import evaluate_control
-from centrifuge.inference import Separator
 from centrifuge.losses import control_chance, pairwise_loss
 from centrifuge.models import load_model
+from centrifuge.separation.inference import Separator
 from centrifuge.train.run import train
 
 TABLE1 = [("Centrifuge", "centrifuge_tiny", {}), ("Centrifuge-PC", "centrifuge_pc_tiny", {}),

@@ -34,9 +34,9 @@ from centrifuge.data.pairs import BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
 from centrifuge.evaluate.blends import score_blend
-from centrifuge.inference import resolve_model
 from centrifuge.losses import pit_loss
 from centrifuge.precision import cpu_header, resolve_precision
+from centrifuge.pretrained import resolve_model
 from centrifuge.train.datamodule import SYNTHETIC_VAL_KINDS, SYNTHETIC_VAL_SEED, make_source
 
 HELD_OFFSET = 10_000

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from centrifuge.inference import Separator, stitch
 from centrifuge.io import VideoWriter, frames_to_tensor, read_video
 from centrifuge.precision import cpu_header, resolve_precision
+from centrifuge.separation.inference import Separator, stitch
 
 
 def synthetic_frames(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -137,8 +137,8 @@ def encode_profile(model: str, work: Path, block: int = 32) -> None:
     ceiling of the pipeline ratio above."""
     from centrifuge.io import AudioStream, iter_chunks, tensor_to_frames
     from centrifuge.io.writer import SoundEncoder
-    from centrifuge.selection import LayerStats
-    from centrifuge.sinks import ContactSheet, Mosaic, Mp4Layer
+    from centrifuge.separation.selection import LayerStats
+    from centrifuge.separation.sinks import ContactSheet, Mosaic, Mp4Layer
 
     work.mkdir(parents=True, exist_ok=True)
     video = work / "clip_10s.mp4"

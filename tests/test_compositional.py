@@ -241,7 +241,7 @@ def test_c3_checkpoint_round_trip(tmp_path):
 
 
 def test_internals_figure_lays_out_fig_6(tmp_path):
-    from centrifuge.figures import internals_figure
+    from centrifuge.evaluate.figures import internals_figure
 
     model = create_model("c2_tiny", n_outputs=2, n_layers=3)
     model.model_name = "c2_tiny"

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from centrifuge.cli import main
-from centrifuge.inference import Separator, stitch
 from centrifuge.io import read_audio, write_video
 from centrifuge.models import create_model, save_model
+from centrifuge.separation.inference import Separator, stitch
 
 from conftest import moving_pattern, tone
 
@@ -127,7 +127,7 @@ def test_separator_in_memory_scores_follow_their_layers():
 
 @pytest.mark.parametrize("rate,channels", [(8000, 1), (44100, 2), (48000, 1)])
 def test_control_sound_at_any_rate_and_layout(tmp_path, rate, channels):
-    from centrifuge.control import load_control_audio
+    from centrifuge.separation.control_sound import load_control_audio
 
     t = np.arange(int(1.5 * rate)) / rate
     wave = (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)

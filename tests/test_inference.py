@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
-from centrifuge.inference import Separator, crossfade_weights, stitch
 from centrifuge.io import frames_to_tensor
 from centrifuge.models import create_model
+from centrifuge.separation.inference import Separator, crossfade_weights, stitch
 
 from conftest import moving_pattern
 

@@ -85,8 +85,8 @@ def test_trainer_auto_resolves_per_device(monkeypatch):
 
 
 def test_summary_records_the_precision_used(tmp_path, tiny_video, monkeypatch):
-    from centrifuge.inference import Separator
-    from centrifuge.separate import separate_file
+    from centrifuge.separation.files import separate_file
+    from centrifuge.separation.inference import Separator
 
     monkeypatch.setattr(prec, "cpu_flags", lambda: ZEN3)
     model = create_model("centrifuge_small", widths=[8, 16], groups=4)

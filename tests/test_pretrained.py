@@ -43,7 +43,7 @@ def test_default_quality_floor_on_unseen_val_clips(blend):
     """What a user gets (the layers --layers 2 keeps) on real val blends, against the
     floors below: a default that falls back to v1's level or below fails."""
     from centrifuge.evaluate.blends import evaluate_blends
-    from centrifuge.inference import Separator
+    from centrifuge.separation.inference import Separator
 
     sep = Separator("default", segment=16, overlap=0.0, max_size=None, progress=False)
     r = evaluate_blends(sep, blend=blend, samples=8, frames=16, size=112, progress=False)

@@ -55,7 +55,7 @@ def one_line_exit_2(capsys, *argv):
                                               ("encode", errno.ENOSPC), ("rename", errno.EIO)])
 def test_file_system_faults(tmp_path, clip, tiny, capsys, monkeypatch, where, code):
     import centrifuge.outputs as outputs
-    import centrifuge.sinks as sinks
+    import centrifuge.separation.sinks as sinks
     from centrifuge.io import writer
 
     def fail(*a, **k):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from centrifuge.errors import ConfigError
-from centrifuge.selection import LayerStats, PairStats, pair_stats
+from centrifuge.separation.selection import LayerStats, PairStats, pair_stats
 
 
 def layers_and_mix(seed=0, t=6, s=16):

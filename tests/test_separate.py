@@ -57,7 +57,7 @@ def test_cli_separates_a_clip(clip, tiny_ckpt, tmp_path):
 
 @pytest.mark.parametrize("rule", ["recompose", "dissimilar"])
 def test_layers_2_keeps_the_pair_the_rule_picks(clip, tiny_ckpt, tmp_path, rule):
-    from centrifuge.selection import PairStats
+    from centrifuge.separation.selection import PairStats
 
     out = tmp_path / "sep"
     assert run(clip, "-o", out / "all", "-n", tiny_ckpt, "--segment", "8") == 0
@@ -169,7 +169,7 @@ def test_list_models(capsys):
 
 def test_unreadable_output_files_do_not_survive_a_failure(tmp_path, tiny_ckpt, monkeypatch):
     clip = write_video(tmp_path / "c.mp4", moving_pattern(20, 16, 16), fps=10)
-    import centrifuge.separate as sep_module
+    import centrifuge.separation.files as sep_module
 
     def broken(*a, **k):
         raise RuntimeError("disk on fire")

@@ -10,9 +10,9 @@ layers are ``(B, n, 3, T, H, W)``.
 
 from centrifuge._version import __version__
 from centrifuge.errors import CentrifugeError  # noqa: E402
-from centrifuge.inference import Separator  # noqa: E402
 from centrifuge.models import create_model, list_models, load_model, save_model  # noqa: E402
 from centrifuge.pretrained import list_pretrained, load_pretrained  # noqa: E402
+from centrifuge.separation.inference import Separator  # noqa: E402
 
 __all__ = [
     "CentrifugeError",

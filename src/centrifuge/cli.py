@@ -161,9 +161,9 @@ def add_separate(sub) -> None:
 
 
 def _run_separate(args) -> int:
-    from centrifuge.inference import Separator
     from centrifuge.pretrained import describe_pretrained
-    from centrifuge.separate import expand_inputs, separate_file
+    from centrifuge.separation.files import expand_inputs, separate_file
+    from centrifuge.separation.inference import Separator
 
     if args.list_models:
         for name, summary in describe_pretrained():

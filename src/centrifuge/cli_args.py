@@ -52,7 +52,7 @@ def precision_option(p, gpu: bool = True) -> None:
 
 
 def device(text: str) -> str:
-    from centrifuge.inference import resolve_device
+    from centrifuge.separation.inference import resolve_device
 
     try:
         return str(resolve_device(text))

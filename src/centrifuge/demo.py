@@ -29,10 +29,10 @@ import torch
 from centrifuge.data.corpus import Corpus, build
 from centrifuge.errors import ConfigError, CorpusError
 from centrifuge.evaluate.blends import score_blend
-from centrifuge.inference import Separator
 from centrifuge.io import frames_to_tensor, read_audio, read_video, write_video
 from centrifuge.losses import reconstruction_loss
-from centrifuge.separate import is_owned, separate_file
+from centrifuge.separation.files import is_owned, separate_file
+from centrifuge.separation.inference import Separator
 
 CLIP_WITH_SOUND = "psychopy-talk"
 OTHER_CLIP = "city-night"

@@ -146,7 +146,7 @@ def recomposition_loss(
 def diversity(outputs: torch.Tensor) -> torch.Tensor:
     """The paper's diversity metric ``min_{i≠j} ℓ(Oⁱ, Oʲ)`` per sample: ``(B,)`` (the
     optional diversity loss term; the paper's pick of two layers out of n lives in
-    :mod:`centrifuge.selection`, rule ``dissimilar``)."""
+    :mod:`centrifuge.separation.selection`, rule ``dissimilar``)."""
     d = pairwise_loss(outputs, outputs)
     n = d.shape[-1]
     eye = torch.eye(n, dtype=torch.bool, device=d.device)

@@ -9,12 +9,13 @@ garbage. Each model's card (data, recipe, command, time, metrics) is
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from centrifuge.errors import ModelLoadingError
+from centrifuge.errors import CentrifugeError, ModelLoadingError
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 
@@ -108,3 +109,23 @@ def load_pretrained(name: str = "default", *, device: str | torch.device = "cpu"
             f"({entry.sha256[:12]}…); the file is damaged, reinstall the package"
         )
     return load_model(path, device=device), entry.name
+
+
+def resolve_model(model, device: torch.device):
+    """``(model, name)`` from a model object, a checkpoint path or a pretrained name."""
+    from centrifuge.models.centrifuge import LayerModel
+    from centrifuge.models.checkpoint import load_model
+
+    if isinstance(model, LayerModel):
+        return model.to(device).eval(), getattr(model, "model_name", "model")
+    text = str(model)
+    path = Path(text)
+    if path.suffix in (".safetensors", ".ckpt") or os.sep in text or path.exists():
+        return load_model(path, device=device), path.stem
+    if text in list_pretrained():
+        loaded, name = load_pretrained(text, device=device)
+        return loaded, name
+    raise CentrifugeError(
+        f"unknown model {text!r}; pretrained: {', '.join(list_pretrained())} "
+        "(or pass a .safetensors checkpoint written by `centrifuge train`)"
+    )

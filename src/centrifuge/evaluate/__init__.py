@@ -9,8 +9,8 @@ def run_evaluate(args) -> int:
     import json
 
     from centrifuge.evaluate.blends import as_dict, evaluate_blends, format_results
-    from centrifuge.inference import Separator
     from centrifuge.outputs import check_output_file, write_text_atomic
+    from centrifuge.separation.inference import Separator
 
     if args.json:  # before minutes of work, never over the model it evaluates
         check_output_file(args.json, inputs=[args.model], flag="--json")

@@ -7,7 +7,7 @@ blends), the model's n outputs are scored twice:
 * **oracle pick** — the best 2 of the n outputs chosen with the ground truth (the PIT
   assignment), the paper's protocol;
 * **product pick** — the 2 outputs ``centrifuge separate --layers 2`` keeps
-  (:mod:`centrifuge.selection`), then matched to the two layers.
+  (:mod:`centrifuge.separation.selection`), then matched to the two layers.
 
 Per blend type and pick: the ratio of the mean PIT loss to the Identity baseline's (both
 outputs = the mix; the paper's trained Centrifuge: 0.41–0.52× on Kinetics), the ratio to
@@ -32,9 +32,9 @@ from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.videos import make_entries
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
-from centrifuge.inference import Separator
 from centrifuge.losses import align, pit_loss
-from centrifuge.selection import DEFAULT_RULE, RULES, pair_stats
+from centrifuge.separation.inference import Separator
+from centrifuge.separation.selection import DEFAULT_RULE, RULES, pair_stats
 
 EVAL_SEED = 20190615
 

@@ -34,8 +34,8 @@ from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs
 from centrifuge.data.videos import make_entries
 from centrifuge.errors import ConfigError
-from centrifuge.inference import Separator
 from centrifuge.losses import control_chance, control_correct, pairwise_loss, pit_loss
+from centrifuge.separation.inference import Separator
 
 CONTROL_SEED = 20191027
 

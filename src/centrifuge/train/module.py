@@ -66,7 +66,7 @@ def initialise_from(model, source: str) -> dict:
     and β near one-to-one, so the new model starts close to what the source computed.
     """
     from centrifuge.errors import ModelLoadingError
-    from centrifuge.inference import resolve_model
+    from centrifuge.pretrained import resolve_model
 
     other, name = resolve_model(source, torch.device("cpu"))
     own, theirs = model.state_dict(), other.state_dict()

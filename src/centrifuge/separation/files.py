@@ -14,7 +14,7 @@ Paths come from :mod:`centrifuge.outputs` (safe names, a claim per folder, parti
 folder renamed into place, ``--force`` replacing only our own files).
 
 One pass, three threads joined by small bounded queues: decoding (PyAV) → the model
-(:func:`centrifuge.inference.stitch`, this thread) → statistics and encoding of every
+(:func:`centrifuge.separation.inference.stitch`, this thread) → statistics and encoding of every
 output at once. Sound is streamed (:class:`~centrifuge.io.AudioStream`) beside the
 frames, so memory stays flat with video length, sound or not.
 """
@@ -38,16 +38,23 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from centrifuge.control import choose_layer, control_sound, spectrogram_at
 from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
-from centrifuge.inference import Separator, stitch
 from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
 from centrifuge.io.media import VIDEO_SUFFIXES, expand_inputs  # noqa: F401 - re-exported
 from centrifuge.io.writer import SoundEncoder
 from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
-from centrifuge.report import write_report
-from centrifuge.selection import DEFAULT_RULE, RULES, LayerStats
-from centrifuge.sinks import FORMATS, SUFFIX, ContactSheet, Mosaic, layer_names, open_layer
+from centrifuge.separation.control_sound import choose_layer, control_sound, spectrogram_at
+from centrifuge.separation.inference import Separator, stitch
+from centrifuge.separation.report import write_report
+from centrifuge.separation.selection import DEFAULT_RULE, RULES, LayerStats
+from centrifuge.separation.sinks import (
+    FORMATS,
+    SUFFIX,
+    ContactSheet,
+    Mosaic,
+    layer_names,
+    open_layer,
+)
 
 _OWNED = re.compile(r"^(summary\.json|report\.html|contact\.png|mosaic\.mp4|selected\.mp4|"
                     r"layer_\d+(\.mp4|\.npz)?)$")
@@ -118,7 +125,7 @@ def separate_file(
         out_root: root of the outputs (``separated/`` by default).
         layers: keep only this many layers (only 2 is supported), or None to keep all n.
         force: replace an existing output folder (only if it holds only our outputs).
-        select: how the two layers are chosen (:mod:`centrifuge.selection`):
+        select: how the two layers are chosen (:mod:`centrifuge.separation.selection`):
             ``recompose`` (default) or ``dissimilar`` (the paper's rule).
         format: the layers as ``mp4`` (with sound), ``png`` frames or ``npz`` arrays.
         mosaic / report: also write ``mosaic.mp4`` + ``contact.png`` / ``report.html``.

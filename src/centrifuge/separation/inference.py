@@ -12,7 +12,7 @@ the video's length. Two things make the pieces one video again:
 * **Cross-fading.** On the shared frames the two segments' layers are blended with a
   linear ramp, which hides the small differences between the two predictions.
 
-Which two layers ``--layers 2`` keeps is :mod:`centrifuge.selection`'s business.
+Which two layers ``--layers 2`` keeps is :mod:`centrifuge.separation.selection`'s business.
 
 Tensors: a segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)``.
 """
@@ -22,17 +22,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from centrifuge.control import load_control_audio, mean_scores, with_spectrograms
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.io import frames_to_tensor
 from centrifuge.losses import best_assignment, pairwise_loss
 from centrifuge.models.layers import channels_last_3d
 from centrifuge.precision import CHOICES, resolve_precision
+from centrifuge.pretrained import resolve_model  # noqa: F401 - also importable from here
+from centrifuge.separation.control_sound import load_control_audio, mean_scores, with_spectrograms
 
 
 def match_layers(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
@@ -141,27 +141,6 @@ def available_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
-
-
-def resolve_model(model, device: torch.device):
-    """``(model, name)`` from a model object, a checkpoint path or a pretrained name."""
-    from centrifuge.models.centrifuge import LayerModel
-    from centrifuge.models.checkpoint import load_model
-    from centrifuge.pretrained import list_pretrained, load_pretrained
-
-    if isinstance(model, LayerModel):
-        return model.to(device).eval(), getattr(model, "model_name", "model")
-    text = str(model)
-    path = Path(text)
-    if path.suffix in (".safetensors", ".ckpt") or os.sep in text or path.exists():
-        return load_model(path, device=device), path.stem
-    if text in list_pretrained():
-        loaded, name = load_pretrained(text, device=device)
-        return loaded, name
-    raise CentrifugeError(
-        f"unknown model {text!r}; pretrained: {', '.join(list_pretrained())} "
-        "(or pass a .safetensors checkpoint written by `centrifuge train`)"
-    )
 
 
 class Separator:

@@ -3,7 +3,7 @@
 A C3 model (ICCV 2019 §3.2) sees each segment with the spectrogram of the sound played
 during it (:func:`~centrifuge.io.audio.control_spectrogram`) and scores every output
 layer; the lowest score is the layer that makes the sound. Over a whole video the
-layers are kept in one order by :func:`~centrifuge.inference.stitch`, the scores follow
+layers are kept in one order by :func:`~centrifuge.separation.inference.stitch`, the scores follow
 them, and the layer picked is the one with the lowest frame-weighted mean score.
 """
 

@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     ax_train.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax_val.set(title="validation: loss / Identity", xlabel="step", ylabel="ratio")
     ax_train.set(title="training: loss / Identity (100-step mean)", xlabel="step")
-    ax_val.legend()
+    ax_val.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100)

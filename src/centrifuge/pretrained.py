@@ -50,6 +50,16 @@ _register(
 )
 _register(
     PretrainedModel(
+        name="centrifuge-small-v1",
+        file="centrifuge-small-v1.safetensors",
+        sha256="30347880fdbc4e2f7e7e275a680c98a2004ef8f790b2d9749f651a4b394d2be4",
+        summary="centrifuge_small (1.5 M, routing head), configs/small.yaml: the CPU "
+                "campaign after its first stretch (33 k blends); does not separate yet, "
+                "shipped so the campaign continues (model.init)",
+    ),
+)
+_register(
+    PretrainedModel(
         name="centrifuge-cpu-v2",
         file="centrifuge-cpu-v2.safetensors",
         sha256="16a73e01e9cfc5c9f2ff66eee4263831192c98e6601f45c556eed80242b090aa",

@@ -61,6 +61,7 @@ def test_damaged_kinetics_cache_is_rebuilt_or_refused(tmp_path, real_corpus, cap
     for f in (real_corpus.root / "weights").iterdir():
         shutil.copy(f, root / "weights")
     cache = root / "weights" / "i3d-kinetics-400.safetensors"
+    kinetics400_state_dict(root)  # a fresh corpus has only the checkpoint: convert first
     cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
     state = kinetics400_state_dict(root)
     assert "Logits.conv3d.weight" in state or len(state) > 100

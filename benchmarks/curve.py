@@ -31,9 +31,8 @@ from centrifuge.evaluate.baselines import baseline_losses
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
 from centrifuge.precision import resolve_precision
-from centrifuge.train.datamodule import make_source
+from centrifuge.train.datamodule import make_source, synthetic_val_sets
 
-SEED = 777_001
 STAGES = {"frozen1": dict(frozen=1), "frozen0": dict(), "alpha": dict(alpha=[0.25, 0.75])}
 
 
@@ -52,20 +51,28 @@ def parse_stages(text: str) -> list[tuple[str, float]]:
     return stages
 
 
-def evaluate(model, held, dtype) -> tuple[float, float]:
-    """(model loss, best trivial loss) / Identity loss on the held-out batches."""
+def baselines(held) -> tuple[float, float]:
+    """(Identity loss, best trivial loss per batch) summed over the held-out batches: they
+    do not change while the model trains, so they are computed once."""
+    identity = trivial = 0.0
+    for mix, targets in held:
+        base = {k: v.mean().item() for k, v in baseline_losses(mix, targets).items()}
+        identity += base["identity"]
+        trivial += min(base.values())
+    return identity, trivial
+
+
+def evaluate(model, held, dtype) -> float:
+    """The model's summed loss on the held-out batches."""
     model.eval()
-    loss = identity = trivial = 0.0
+    loss = 0.0
     with torch.no_grad():
         for mix, targets in held:
             with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
                 out = model(mix)
             loss += pit_loss(out.float(), targets).loss.item()
-            base = {k: v.mean().item() for k, v in baseline_losses(mix, targets).items()}
-            identity += base["identity"]
-            trivial += min(base.values())
     model.train()
-    return loss / identity, trivial / identity
+    return loss
 
 
 def main(argv=None) -> None:
@@ -95,20 +102,20 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     precision = resolve_precision(args.precision, torch.device("cpu"))
-    dtype = torch.bfloat16 if precision.name == "bf16" else torch.float32
+    dtype = precision.dtype
     model = create_model(args.model, **json.loads(args.args))
     model = model.to(memory_format=torch.channels_last_3d)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    source = make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size,
-                                    synthetic=SyntheticConfig(**json.loads(args.held_synthetic))),
-                         None)
+    held_config = DataConfig(source="synthetic", frames=args.frames, size=args.size,
+                             synthetic=SyntheticConfig(**json.loads(args.held_synthetic)),
+                             val_synthetic=args.held)
+    held_data = synthetic_val_sets(held_config)["transparent"]
     train_source = make_source(DataConfig(source="synthetic", frames=args.frames,
                                           size=args.size,
                                           synthetic=SyntheticConfig(**json.loads(args.synthetic))),
                                None)
-    held_data = BlendedPairs(source, 10**6, seed=SEED, blend=BlendConfig(alpha=0.5))
-    held = [batch(held_data, range(10_000 + k, 10_000 + min(k + 8, args.held)))
-            for k in range(0, args.held, 8)]
+    held = [batch(held_data, range(k, min(k + 8, args.held))) for k in range(0, args.held, 8)]
+    identity, trivial_loss = baselines(held)
     stages = parse_stages(args.stages)
     label = args.label or f"{args.model} {args.args} {args.stages}"
     print(f"# {label}: {params:.2f} M params, {args.frames}×{args.size}², batch {args.batch}, "
@@ -124,7 +131,7 @@ def main(argv=None) -> None:
     while True:
         now = time.perf_counter() - start
         if now >= next_eval or now >= budget:
-            ratio, trivial = evaluate(model, held, dtype)
+            ratio, trivial = evaluate(model, held, dtype) / identity, trivial_loss / identity
             row = f"| {now:.0f} | {seen} | {stages[stage_i][0]} | {ratio:.3f} | {trivial:.3f} |"
             print(row, flush=True)
             if args.csv:

@@ -30,16 +30,15 @@ import torch
 from torch.utils.data import default_collate
 
 from centrifuge.config import DataConfig
-from centrifuge.data.pairs import BlendedPairs, stack_targets
+from centrifuge.data.pairs import stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
+from centrifuge.evaluate import baselines
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
 from centrifuge.evaluate.blends import score_blend
 from centrifuge.losses import pit_loss
 from centrifuge.precision import cpu_header, resolve_precision
 from centrifuge.pretrained import resolve_model
-from centrifuge.train.datamodule import SYNTHETIC_VAL_KINDS, SYNTHETIC_VAL_SEED, make_source
-
-HELD_OFFSET = 10_000
+from centrifuge.train.datamodule import synthetic_val_sets
 
 
 def blends(dataset, indices) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,7 +59,7 @@ def ratio(model, batches, dtype) -> float:
     with torch.no_grad():
         for mix, targets in batches:
             loss += pit_loss(forward(model, mix, dtype), targets).loss.item()
-            identity += baseline_losses(mix, targets)["identity"].mean().item()
+            identity += pit_loss(baselines.identity(mix), targets).loss.item()
     model.train(was)
     return loss / identity
 
@@ -115,24 +114,19 @@ def main(argv=None) -> None:
     print(f"{cpu_header()} · {chosen.name} ({chosen.reason})\n")
 
     model, name = resolve_model(args.model, torch.device("cpu"))
-    source = make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size,
-                                    synthetic=SyntheticConfig(**json.loads(args.synthetic))),
-                         None)
-    held = {}
-    for kind, blend in SYNTHETIC_VAL_KINDS.items():
-        data = BlendedPairs(source, 10**6, seed=SYNTHETIC_VAL_SEED, blend=blend)
-        first = HELD_OFFSET
-        held[kind] = [blends(data, range(first + k, first + min(k + 4, args.held)))
-                      for k in range(0, args.held, 4)]
+    sets = synthetic_val_sets(DataConfig(
+        source="synthetic", frames=args.frames, size=args.size,
+        synthetic=SyntheticConfig(**json.loads(args.synthetic)), val_synthetic=args.held))
+    held = {kind: [blends(data, range(k, min(k + 4, args.held)))
+                   for k in range(0, args.held, 4)] for kind, data in sets.items()}
     print(f"held-out synthetic blends ({args.frames}×{args.size}²):\n")
     print(held_out_table(model, name, held, dtype), flush=True)
     if not args.steps:
         return
 
     transparent = held["transparent"]
-    data = BlendedPairs(source, 10**6, seed=SYNTHETIC_VAL_SEED,
-                        blend=SYNTHETIC_VAL_KINDS["transparent"])
-    mix, targets = blends(data, range(args.fit))
+    stream = sets["transparent"].dataset  # the same seed's first items, not the held-out ones
+    mix, targets = blends(stream, range(args.fit))
     fixed = [(mix, targets)]
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.videos import make_entries
+from centrifuge.evaluate import baselines
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
 from centrifuge.losses import align, pit_loss
 from centrifuge.separation.inference import Separator
@@ -121,7 +122,7 @@ class BlendScores:
 def score_blend(outputs: torch.Tensor, mix: torch.Tensor, targets: torch.Tensor) -> BlendScores:
     """The model card's scores for a batch of blends ``mix`` ``(B, 3, T, H, W)``."""
     res = pit_loss(outputs, targets)
-    ident = pit_loss(torch.stack([mix, mix], 1), targets)
+    ident = pit_loss(baselines.identity(mix), targets)
     matched = align(outputs, res.assignment)
     return BlendScores(res.per_sample, ident.per_sample,
                        psnr(matched, targets), psnr(mix[:, None], targets),
@@ -184,8 +185,8 @@ def evaluate_blends(
             rule_psnr[rule].append(r.psnr)
             rule_ssim[rule].append(r.ssim)
     ident_t = torch.cat(ident)
-    baselines = {k: float(torch.cat(v).mean()) for k, v in trivial.items()}
-    best, best_loss = best_trivial(baselines)
+    trivial_loss = {k: float(torch.cat(v).mean()) for k, v in trivial.items()}
+    best, best_loss = best_trivial(trivial_loss)
     by_rule = {r: _pick_eval(torch.cat(rules[r]), ident_t, torch.cat(rule_psnr[r]),
                              torch.cat(rule_ssim[r]), pairs, best_loss)
                for r in RULES}
@@ -195,7 +196,7 @@ def evaluate_blends(
         tuple(float(v) for v in torch.cat(mix_ssim).double().mean(0)),
         _pick_eval(torch.cat(oracle), ident_t, torch.cat(oracle_psnr), torch.cat(oracle_ssim),
                    pairs, best_loss),
-        by_rule[product_rule], by_rule, baselines, best,
+        by_rule[product_rule], by_rule, trivial_loss, best,
     )
 
 

@@ -40,6 +40,24 @@ ENCODER_INITS = ("scratch", "kinetics400")
 MAX_OUTPUTS, MAX_WIDTH, MAX_CHANNELS = 64, 4.0, 4096
 
 
+def check_n_outputs(n) -> None:
+    """One line for an ``n_outputs`` that no model of the family takes."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_OUTPUTS:
+        raise ConfigError(f"n_outputs must be an integer from 1 to {MAX_OUTPUTS}, got {n!r}")
+
+
+def config_from_mapping(cls, d: dict):
+    """A model config dataclass ``cls`` from a mapping (a checkpoint's or the user's
+    arguments); unknown names are one line listing the valid ones."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"model arguments must be a mapping, got {type(d).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ConfigError(f"unknown model arguments {sorted(unknown)}; valid: {sorted(names)}")
+    return cls(**d)
+
+
 @dataclass
 class CentrifugeConfig:
     """Constructor arguments of every Centrifuge-family model (stored in checkpoints).
@@ -70,10 +88,7 @@ class CentrifugeConfig:
     def __post_init__(self):
         if self.endpoint not in SKIPS:
             raise ConfigError(f"endpoint must be one of {', '.join(SKIPS)}, got {self.endpoint!r}")
-        if (not isinstance(self.n_outputs, int) or isinstance(self.n_outputs, bool)
-                or not 1 <= self.n_outputs <= MAX_OUTPUTS):
-            raise ConfigError(f"n_outputs must be an integer from 1 to {MAX_OUTPUTS}, "
-                              f"got {self.n_outputs!r}")
+        check_n_outputs(self.n_outputs)
         if (not isinstance(self.width, (int, float)) or isinstance(self.width, bool)
                 or not 0 < self.width <= MAX_WIDTH):
             raise ConfigError(f"width must be a number in (0, {MAX_WIDTH}], got {self.width!r}")
@@ -109,13 +124,7 @@ class CentrifugeConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> CentrifugeConfig:
-        if not isinstance(d, dict):
-            raise ConfigError(f"model arguments must be a mapping, got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown model arguments {sorted(unknown)}; valid: {sorted(names)}")
-        return cls(**d)
+        return config_from_mapping(cls, d)
 
 
 class LayerModel(nn.Module):

@@ -35,7 +35,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from centrifuge.errors import ConfigError
-from centrifuge.models.centrifuge import MAX_CHANNELS, MAX_OUTPUTS, LayerModel
+from centrifuge.models.centrifuge import (
+    MAX_CHANNELS,
+    LayerModel,
+    check_n_outputs,
+    config_from_mapping,
+)
 
 HEADS = ("mask", "residual")
 
@@ -59,10 +64,7 @@ class SmallConfig:
     groups: int = 4
 
     def __post_init__(self):
-        if (not isinstance(self.n_outputs, int) or isinstance(self.n_outputs, bool)
-                or not 1 <= self.n_outputs <= MAX_OUTPUTS):
-            raise ConfigError(f"n_outputs must be an integer from 1 to {MAX_OUTPUTS}, "
-                              f"got {self.n_outputs!r}")
+        check_n_outputs(self.n_outputs)
         try:
             self.widths = tuple(int(c) for c in self.widths)
         except (TypeError, ValueError):
@@ -89,13 +91,7 @@ class SmallConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SmallConfig:
-        if not isinstance(d, dict):
-            raise ConfigError(f"model arguments must be a mapping, got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown model arguments {sorted(unknown)}; valid: {sorted(names)}")
-        return cls(**d)
+        return config_from_mapping(cls, d)
 
 
 def _block(cin: int, cout: int, groups: int) -> nn.Sequential:

@@ -12,8 +12,7 @@ import dataclasses
 from collections.abc import Callable
 
 import lightning as L
-import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Sampler, Subset
 
 from centrifuge.config import DataConfig
 from centrifuge.data.clips import ClipSampler
@@ -59,7 +58,7 @@ class BlendedDataModule(L.LightningDataModule):
         self.accumulate = accumulate
         self.train_set: BlendedPairs | None = None
         self.val_set: BlendedPairs | None = None
-        self.synthetic_val_sets: dict[str, BlendedPairs] = {}
+        self.synthetic_val_sets: dict[str, Subset] = {}
 
     def _sampler(self, source: str, root: str | None, split: str, train: bool) -> ClipSampler:
         c = self.cfg
@@ -121,27 +120,19 @@ SYNTHETIC_VAL_KINDS = {"transparent": BlendConfig(blend="transparent", alpha=0.5
                        "occlusion": BlendConfig(blend="occlusion")}
 
 
-def synthetic_val_sets(c: DataConfig) -> dict[str, BlendedPairs]:
+SYNTHETIC_VAL_OFFSET = 10_000  # held-out items start here in that stream
+
+
+def synthetic_val_sets(c: DataConfig) -> dict[str, Subset]:
     """Held-out procedural blends per kind (``data.val_synthetic`` of each) from the run's
     own generator (``data.synthetic``: the question is whether the model learns its own
-    distribution), at a seed no training uses, synthetic clips only."""
+    distribution), at a seed no training uses, synthetic clips only. The benchmarks
+    (``learnability.py``, ``curve.py``) score the same blends."""
     source = make_source(dataclasses.replace(c, source="synthetic"), None)
-    return {kind: _Offset(BlendedPairs(source, 10_000 + c.val_synthetic,
-                                       seed=SYNTHETIC_VAL_SEED, blend=blend), 10_000)
+    end = SYNTHETIC_VAL_OFFSET + c.val_synthetic
+    return {kind: Subset(BlendedPairs(source, end, seed=SYNTHETIC_VAL_SEED, blend=blend),
+                         range(SYNTHETIC_VAL_OFFSET, end))
             for kind, blend in SYNTHETIC_VAL_KINDS.items()}
-
-
-class _Offset(torch.utils.data.Dataset):
-    """Items ``offset …`` of a dataset (the held-out range of the benchmarks)."""
-
-    def __init__(self, data, offset: int):
-        self.data, self.offset = data, offset
-
-    def __len__(self) -> int:
-        return len(self.data) - self.offset
-
-    def __getitem__(self, i: int) -> dict:
-        return self.data[self.offset + i]
 
 
 def make_source(cfg: DataConfig, real: ClipSampler | None):

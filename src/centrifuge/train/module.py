@@ -17,6 +17,7 @@ import torch
 from centrifuge.config import OptimConfig
 from centrifuge.data.pairs import stack_targets
 from centrifuge.errors import ConfigError
+from centrifuge.evaluate import baselines
 from centrifuge.evaluate.baselines import BASELINES, baseline_losses
 from centrifuge.losses import (
     LossWeights,
@@ -245,7 +246,7 @@ class CentrifugeModule(L.LightningModule):
             self.log("train/control", reg.detach(), batch_size=b)
         with torch.no_grad():
             mix = batch["mix"]
-            identity = pit_loss(torch.stack([mix, mix], 1), targets).loss
+            identity = pit_loss(baselines.identity(mix), targets).loss
         self.log("train/identity", identity, batch_size=b)
         return total
 
@@ -258,9 +259,8 @@ class CentrifugeModule(L.LightningModule):
         b = len(mix)
         self.log("val/loss", pit_loss(out, targets).loss, prog_bar=True, sync_dist=True,
                  batch_size=b, add_dataloader_idx=False)
-        identity = torch.stack([mix, mix], dim=1)
-        self.log("val/identity", pit_loss(identity, targets).loss, sync_dist=True, batch_size=b,
-                 add_dataloader_idx=False)
+        self.log("val/identity", pit_loss(baselines.identity(mix), targets).loss, sync_dist=True,
+                 batch_size=b, add_dataloader_idx=False)
         if self.control:
             desired = pairwise_loss(batch["v1"][:, None], out)[:, 0]
             chosen = result["scores"].argmin(-1)

@@ -52,10 +52,10 @@ def resolve_resume(resume: str | Path) -> tuple[Path, Path]:
     return run_dir, ckpt
 
 
-def check_checkpoint(ckpt: Path, module=None) -> None:
+def check_checkpoint(ckpt: Path) -> dict:
     """Refuse a damaged or foreign ``.ckpt`` before anything is built (plain data only:
-    ``weights_only`` never runs code from the file); with ``module``, also one whose
-    weights are another model's (names or shapes differ)."""
+    ``weights_only`` never runs code from the file); returns its contents for
+    :func:`check_weights_fit`."""
     import torch
 
     try:
@@ -67,8 +67,14 @@ def check_checkpoint(ckpt: Path, module=None) -> None:
     if not ok:
         raise ConfigError(f"{ckpt}: not a centrifuge training checkpoint (no state_dict / "
                           "global_step)")
-    if module is None:
-        return
+    return data
+
+
+def check_weights_fit(ckpt: Path, data: dict, module) -> None:
+    """Refuse a checkpoint (``data``, as loaded by :func:`check_checkpoint`) whose weights
+    are another model's than ``module``'s (names or shapes differ)."""
+    import torch
+
     own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in data["state_dict"].items()
               if isinstance(v, torch.Tensor)}
@@ -206,7 +212,7 @@ def train(
     ckpt = None
     if resume is not None:
         run_dir, ckpt = resolve_resume(resume)
-        check_checkpoint(ckpt)
+        saved = check_checkpoint(ckpt)
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
     created = not run_dir.exists()
     t = config.trainer
@@ -217,7 +223,8 @@ def train(
         train_config=config.to_dict(), init=config.model.init if resume is None else None,
     )
     if ckpt is not None:
-        check_checkpoint(ckpt, module)
+        check_weights_fit(ckpt, saved, module)
+        del saved  # not kept through the run: Lightning reads the file for the weights
     if module.model.takes_audio and not config.data.audio:
         raise ConfigError(f"model {config.model.name} is controlled by sound: add "
                           "data.audio=true (batches then carry V¹'s spectrogram)")

@@ -264,3 +264,20 @@ def test_size_change_mid_video_is_refused(tmp_path):
             w.write(moving_pattern(2, 16, 16))
             w.write(moving_pattern(2, 16, 18))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.corpus
+def test_reading_from_a_time_matches_reading_from_the_start(real_corpus):
+    """corpus clip "cockatoo" marks non-IDR H.264 I-frames as keyframes: a seek lands on
+    one, the frames after it reference pictures before it and decode differently (and
+    not the same way twice with threads). The reader must notice and read from the start
+    — the texture bank and every val blend read clips from a time."""
+    path = real_corpus.root / "clips/cockatoo.mp4"
+    with av.open(str(path)) as con:  # the premise: a plain seek lands on a corrupt frame
+        stream = con.streams.video[0]
+        con.seek(int(7.0 / stream.time_base), stream=stream, backward=True, any_frame=False)
+        assert next(con.decode(stream)).is_corrupt
+    full = read_video(path, size=32).frames
+    for k in (112, 168, 278):
+        np.testing.assert_array_equal(read_video(path, start_s=k / 20, num_frames=2,
+                                                 size=32).frames, full[k:k + 2])

@@ -216,18 +216,33 @@ class _Decoder:
         self.errors = 0
         self.start_s = max(0.0, float(start_s))
         self._t0 = start_time(self.stream)
+        self._sought = False
         if self.start_s > 0 and self.stream.time_base is not None:
             target = int((self.start_s + self._t0) / self.stream.time_base)
             try:
                 self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+                self._sought = True
             except av.error.FFmpegError:
                 self.container.seek(0, stream=self.stream)
 
     def frames(self) -> Iterator[av.VideoFrame]:
-        """Yield frames at or after ``start_s``, in order."""
+        """Yield frames at or after ``start_s``, in order, exactly as a read from the
+        start would decode them."""
         half = 0.5 / self.fps
         index = 0  # fallback clock for streams without timestamps
         for frame in self._raw_frames():
+            if self._sought:
+                self._sought = False
+                if getattr(frame, "is_corrupt", False):
+                    # The seek landed on a frame the container calls a keyframe but the
+                    # codec cannot restart from (an H.264 I-frame that is not an IDR:
+                    # later frames still reference pictures before it), so what follows
+                    # would decode differently from a read from the start — and not even
+                    # the same way twice with threads (corpus clip "cockatoo" does this).
+                    # Only the landing frame's flag is reliable; read from the start.
+                    self.container.seek(0, stream=self.stream)
+                    yield from self.frames()
+                    return
             t = frame.time - self._t0 if frame.time is not None else index / self.fps
             index += 1
             if t + half < self.start_s:

@@ -103,3 +103,13 @@ def test_shipped_configs_build_their_model_data_and_init(name):
     item = dm.train_set[0]
     assert item["mix"].shape == (3, 8, 32, 32)
     assert torch.isfinite(item["mix"]).all() and dm.val_set[0]["mix"].shape == (3, 8, 32, 32)
+
+
+def test_cooldown_decays_the_rate_linearly_to_its_last_step():
+    c = load_config("small", ["optim.cooldown_steps=4", "optim.cooldown_start=1000"])
+    factors = [lr_factor(s, c.optim) for s in (999, 1000, 1001, 1003, 1004)]
+    assert factors == pytest.approx([1.0, 1.0, 0.75, 0.25, 0.0])
+    for bad in (["optim.cooldown_steps=-1"], ["optim.cooldown_steps=1.5"],
+                ["optim.cooldown_start=-3"]):
+        with pytest.raises(ConfigError, match="cooldown"):
+            load_config("small", bad)

@@ -1,5 +1,6 @@
 """Training end to end on tiny real videos written in tmp_path (Lightning, CPU)."""
 
+import csv
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from centrifuge.cli import main
@@ -85,6 +87,28 @@ def test_resume_continues_exactly(videos, tmp_path):
     a, b = weights(straight / "last.safetensors"), weights(resumed / "last.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed run diverged"
+
+
+def test_a_branch_cools_down_without_touching_the_run(videos, tmp_path, capsys):
+    first = train(load_config("tiny", overrides(videos, tmp_path / "a", steps=2,
+                                                **{"optim.schedule": "constant",
+                                                   "optim.warmup_steps": 0})),
+                  enable_progress_bar=False)
+    before = (first / "checkpoints" / "last.ckpt").read_bytes()
+    branch = tmp_path / "cool"
+    assert main(["train", "--resume", str(first), "--run-dir", str(branch),
+                 "optim.cooldown_steps=2", "trainer.val_every=100"]) == 0
+    saved = yaml.safe_load((branch / "config.yaml").read_text())
+    assert saved["optim"]["cooldown_start"] == 2 and saved["trainer"]["max_steps"] == 4
+    assert (first / "checkpoints" / "last.ckpt").read_bytes() == before
+    assert sorted(p.name for p in (first / "logs").iterdir()) == ["segment-0"]
+    rows = list(csv.DictReader(open(branch / "logs" / "segment-0" / "metrics.csv")))
+    lrs = [float(r["lr-AdamW/pg1"]) for r in rows if r.get("lr-AdamW/pg1")]
+    lr = saved["optim"]["lr"]
+    assert lrs == pytest.approx([lr, lr / 2])  # steps 2 and 3: it went on from step 2
+    assert load_model(branch / "model.safetensors").model_name == "centrifuge_tiny"
+    assert main(["train", "--resume", str(first), "--run-dir", str(branch)]) == 2
+    assert "already exists" in capsys.readouterr().err
 
 
 def test_sigint_saves_a_checkpoint_that_resumes(videos, tmp_path):

@@ -84,7 +84,7 @@ def add_train(sub) -> None:
                    help="continue a run (its folder or a .ckpt); its config.yaml is reused")
     p.add_argument("--out", help="runs folder (default: runs/)")
     p.add_argument("--run-dir", help="this run's folder (default: <out>/<config>-<time>); "
-                   "must not exist yet")
+                   "must not exist yet; with --resume, a new run branching off that one")
     p.add_argument("--list-configs", action="store_true", help="print the shipped configs")
     p.set_defaults(run=_run_train)
 
@@ -109,8 +109,7 @@ def _run_train(args) -> int:
         raise ConfigError(f"--run-dir {args.run_dir} already exists; resume it with "
                           f"--resume {args.run_dir} or choose a new folder")
     try:
-        run_dir = train(config, resume=args.resume,
-                        run_dir=None if args.resume else args.run_dir)
+        run_dir = train(config, resume=args.resume, run_dir=args.run_dir)
     except TrainingInterrupted as e:
         print(f"centrifuge: {e}", file=sys.stderr)
         return 130

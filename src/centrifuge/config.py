@@ -111,7 +111,12 @@ class OptimConfig:
     ``warmup_steps``; ``encoder_lr_scale`` multiplies the learning rate of the I3D
     encoder(s), e.g. 0.1 to keep Kinetics features while the decoder learns;
     ``train_only``: names of the model's parts that train (e.g. ``[regressor]``: a C3's
-    control regressor), everything else frozen; empty: everything trains."""
+    control regressor), everything else frozen; empty: everything trains.
+    ``cooldown_steps``: the run's last steps decay the learning rate linearly to 0 (the
+    "decay" of a warmup-stable-decay schedule), from ``cooldown_start`` — by default the
+    step the run starts or resumes from; the run then ends at start + steps. A campaign
+    at a constant rate ships weights from such a branch (``train --resume RUN --run-dir
+    NEW optim.cooldown_steps=N``) and goes on from its own last step."""
 
     name: str = "sgd"
     lr: float = 0.1
@@ -124,6 +129,8 @@ class OptimConfig:
     encoder_lr_scale: float = 1.0
     grad_clip: float | None = None
     train_only: list = field(default_factory=list)
+    cooldown_steps: int = 0
+    cooldown_start: int | None = None
 
 
 @dataclass
@@ -315,6 +322,12 @@ def validate(config: TrainConfig) -> TrainConfig:
     if not 0 <= o.momentum < 1 or o.weight_decay < 0 or o.encoder_lr_scale < 0:
         raise ConfigError("optim.momentum must be in [0, 1), optim.weight_decay and "
                           "optim.encoder_lr_scale ≥ 0")
+    if not (isinstance(o.cooldown_steps, int) and o.cooldown_steps >= 0) or not (
+            o.cooldown_start is None or (isinstance(o.cooldown_start, int)
+                                         and o.cooldown_start >= 0)):
+        raise ConfigError("optim.cooldown_steps must be a whole number ≥ 0 and "
+                          f"optim.cooldown_start one or null, got {o.cooldown_steps!r} and "
+                          f"{o.cooldown_start!r}")
     if o.grad_clip is not None and not o.grad_clip > 0:
         raise ConfigError(f"optim.grad_clip must be positive or null, got {o.grad_clip}")
     _check_model(config.model)

@@ -36,6 +36,10 @@ from centrifuge.train.datamodule import SYNTHETIC_VAL_KINDS
 
 def lr_factor(step: int, cfg: OptimConfig) -> float:
     """Learning-rate multiplier at an optimiser step (relative to ``cfg.lr``)."""
+    return _schedule_factor(step, cfg) * _cooldown_factor(step, cfg)
+
+
+def _schedule_factor(step: int, cfg: OptimConfig) -> float:
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
     if cfg.schedule == "constant":
         return warm
@@ -49,6 +53,16 @@ def lr_factor(step: int, cfg: OptimConfig) -> float:
         total = max(1, cfg.milestones[-1] if cfg.milestones else 1)
         return warm * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
     raise ConfigError(f"optim.schedule must be step, cosine or constant, got {cfg.schedule!r}")
+
+
+def _cooldown_factor(step: int, cfg: OptimConfig) -> float:
+    """1 before ``cooldown_start``, then linearly to 0 over ``cooldown_steps`` (the factor
+    at the last step the run takes is 1/steps, not 0: no step is wasted at lr 0)."""
+    steps = cfg.cooldown_steps
+    if not steps:
+        return 1.0
+    start = cfg.cooldown_start or 0
+    return min(1.0, max(0.0, (start + steps - step) / steps))
 
 
 def initialise_from(model, source: str) -> dict:

@@ -134,6 +134,22 @@ def new_run_dir(config: TrainConfig) -> Path:
     return run_dir
 
 
+def plan_cooldown(config: TrainConfig, start_step: int) -> None:
+    """A cool-down without a start begins where this run starts (``start_step``), and the
+    run ends where it does; both land in config.yaml, so resuming the branch keeps them."""
+    o = config.optim
+    if not o.cooldown_steps:
+        return
+    if o.cooldown_start is None:
+        o.cooldown_start = start_step
+    end = o.cooldown_start + o.cooldown_steps
+    if end <= start_step:
+        raise ConfigError(f"optim.cooldown_start {o.cooldown_start} + cooldown_steps "
+                          f"{o.cooldown_steps} ends before step {start_step}, where this "
+                          "run resumes; drop optim.cooldown_start")
+    config.trainer.max_steps = end
+
+
 def trainer_precision(t) -> tuple[str, str]:
     """Lightning's precision for ``trainer.precision`` (``auto`` resolved) and why."""
     if t.precision != "auto":
@@ -208,14 +224,22 @@ def train(
     extra_callbacks=(),
     **trainer_kwargs,
 ) -> Path:
-    """Train (or resume) a run; returns its folder. See the module docstring."""
-    ckpt = None
+    """Train (or resume) a run; returns its folder. See the module docstring. With both
+    ``resume`` and ``run_dir``, a new run folder branches off the resumed run at its step
+    (weights, optimiser, data stream): the campaign's cool-down branches."""
+    ckpt, start_step = None, 0
     if resume is not None:
-        run_dir, ckpt = resolve_resume(resume)
+        own_dir, ckpt = resolve_resume(resume)
+        if run_dir is not None and Path(run_dir).exists() and Path(run_dir) != own_dir:
+            raise ConfigError(f"{run_dir} already exists; a branch of {own_dir} needs a new "
+                              "folder (or drop --run-dir to continue the run itself)")
+        run_dir = own_dir if run_dir is None else Path(run_dir)
         saved = check_checkpoint(ckpt)
+        start_step = int(saved["global_step"])
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
     created = not run_dir.exists()
     t = config.trainer
+    plan_cooldown(config, start_step)
     L.seed_everything(t.seed, workers=False, verbose=False)
     module = CentrifugeModule(
         config.model.name, dict(config.model.args), optim=vars(config.optim).copy(),

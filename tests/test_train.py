@@ -18,6 +18,7 @@ from centrifuge.cli import main
 from centrifuge.config import load_config
 from centrifuge.io import write_video
 from centrifuge.models import load_model
+from centrifuge.train.callbacks import StepProgressBar
 from centrifuge.train.run import config_for_resume, train
 
 from conftest import moving_pattern
@@ -81,8 +82,18 @@ def test_resume_continues_exactly(videos, tmp_path):
     first = train(load_config("tiny", overrides(videos, tmp_path / "b", steps=2)),
                   enable_progress_bar=False)
     resumed_cfg = config_for_resume(first, ["trainer.max_steps=4", "trainer.val_every=4"])
-    resumed = train(resumed_cfg, resume=first, enable_progress_bar=False)
+    class FirstUpdate(StepProgressBar):
+        seen = None
+
+        def on_train_batch_end(self, *args):
+            super().on_train_batch_end(*args)
+            self.seen = self.seen or dict(self.train_progress_bar.format_dict)
+
+    bar = FirstUpdate()
+    resumed = train(resumed_cfg, resume=first, extra_callbacks=[bar])
     assert resumed == first
+    # the bar's rate counts this segment's steps (n - initial), not every step since 0
+    assert (bar.seen["n"], bar.seen["initial"]) == (3, 2)
     assert sorted(p.name for p in (first / "logs").iterdir()) == ["segment-0", "segment-1"]
     a, b = weights(straight / "last.safetensors"), weights(resumed / "last.safetensors")
     assert a.keys() == b.keys()

@@ -8,6 +8,8 @@
 * :class:`ExportWeights` — writes the model as safetensors (plain data, with its
   config) beside the Lightning checkpoints: ``last.safetensors`` and, from the best
   validation checkpoint, ``model.safetensors``.
+* :class:`StepProgressBar` — Lightning's bar, with this segment's rate and time left
+  after a resume.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import signal
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
 from centrifuge.models.checkpoint import load_model, save_model
 
@@ -102,3 +104,24 @@ class ExportWeights(Callback):
     def on_exception(self, trainer, pl_module, exception):
         if trainer.global_step > 0:
             self.export(trainer, pl_module)
+
+
+class StepProgressBar(TQDMProgressBar):
+    """After a resume the stock bar counts from batch 0: its first update jumps to the
+    resumed step, so the rate is every earlier step over this segment's seconds (105 it/s
+    at step 2082 for a 0.5 it/s run) and the time left is nonsense. This bar starts
+    counting at the resumed batch, and says where it resumed."""
+
+    def on_train_epoch_start(self, trainer, *args):
+        if self.train_progress_bar is not None:  # a new epoch counts from 0 again
+            self.train_progress_bar.initial = 0
+        super().on_train_epoch_start(trainer, *args)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        bar = self.train_progress_bar
+        if bar is not None and bar.n == 0 and bar.initial == 0 and batch_idx > 0:
+            bar.initial = bar.n = bar.last_print_n = batch_idx
+            if bar.total is None and self.total_train_batches not in (None, float("inf")):
+                bar.total = int(self.total_train_batches)
+            bar.set_description(f"Epoch {trainer.current_epoch} (resumed at {batch_idx})")
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import lightning as L
 import yaml
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from centrifuge.config import TrainConfig, config_from_dict, load_config
 from centrifuge.errors import ConfigError
 from centrifuge.precision import resolve_precision
-from centrifuge.train.callbacks import ExportWeights, GracefulInterrupt
+from centrifuge.train.callbacks import ExportWeights, GracefulInterrupt, StepProgressBar
 from centrifuge.train.datamodule import BlendedDataModule
 from centrifuge.train.module import CentrifugeModule
 
@@ -179,6 +179,9 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
         LearningRateMonitor(logging_interval="step"),
         *extra_callbacks,
     ]
+    if trainer_kwargs.get("enable_progress_bar", True) and not any(
+            isinstance(c, TQDMProgressBar) for c in callbacks):
+        callbacks.append(StepProgressBar())
     # One log folder per segment of a run: Lightning's CSV logger would otherwise delete
     # the metrics of the segment before a resume.
     segment = len(list((run_dir / "logs").glob("segment-*")))

@@ -113,3 +113,9 @@ def test_cooldown_decays_the_rate_linearly_to_its_last_step():
                 ["optim.cooldown_start=-3"]):
         with pytest.raises(ConfigError, match="cooldown"):
             load_config("small", bad)
+
+
+def test_sensor_noise_is_a_probability():
+    assert load_config("small", ["data.sensor_noise=0.5"]).data.sensor_noise == 0.5
+    with pytest.raises(ConfigError, match="sensor_noise"):
+        load_config("small", ["data.sensor_noise=2"])

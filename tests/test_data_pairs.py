@@ -264,3 +264,21 @@ def test_audio_v2_draws_both_layers_among_videos_with_sound(video_folder):
     assert any(plain[i]["meta"]["source2"] not in sounding for i in range(12))
     with pytest.raises(ConfigError, match="audio_v2 needs data.audio"):
         BlendedPairs(sampler, 4, audio_v2=True)
+
+
+def test_sensor_noise_goes_on_the_blend_and_leaves_the_layers(video_folder):
+    entries = folder_entries(video_folder)
+    sampler = ClipSampler(entries, frames=8, crop=32, train=True)
+    clean = BlendedPairs(sampler, 8, seed=3, blend=BlendConfig(blend="mixed"))
+    noisy = BlendedPairs(sampler, 8, seed=3, blend=BlendConfig(blend="mixed"),
+                         sensor_noise=1.0)
+    for i in range(4):
+        a, b = clean[i], noisy[i]
+        for key in ("v1", "v2", "alpha"):  # same layers: the noise is drawn last
+            assert torch.equal(a[key], b[key])
+        assert torch.allclose(a["mix"], a["alpha"] * a["v1"] + (1 - a["alpha"]) * a["v2"],
+                              atol=1e-6)
+        diff = (b["mix"] - a["mix"])[(a["mix"] > 0.1) & (a["mix"] < 0.9)]  # away from clamping
+        assert 0.004 < float(diff.std()) < 0.032
+    with pytest.raises(ConfigError, match="sensor_noise"):
+        BlendedPairs(sampler, 8, sensor_noise=1.5)

@@ -60,7 +60,10 @@ class DataConfig:
     held-out procedural blends of each kind (transparent α = ½ with both layers moving,
     and occlusion; the run's generator, a fixed seed), logged as
     ``val_synth_<kind>/ratio`` and ``/vs_trivial`` — the curve that resolves small gains,
-    which 32 real val blends cannot.
+    which 32 real val blends cannot. ``sensor_noise``: training only — the probability
+    that a blend gets sensor noise after blending, its targets clean
+    (:class:`~centrifuge.data.pairs.BlendedPairs`); with ``synthetic.noise: 0`` no target
+    carries noise a model cannot attribute.
     """
 
     source: str = "corpus"
@@ -92,6 +95,7 @@ class DataConfig:
     val_samples: int = 64
     val_batch_size: int | None = None
     val_synthetic: int = 0
+    sensor_noise: float = 0.0
     curriculum: list = field(default_factory=list)
     seed: int = 0
 
@@ -293,6 +297,8 @@ def validate(config: TrainConfig) -> TrainConfig:
     from centrifuge.data.curriculum import check_curriculum
 
     check_curriculum(d.curriculum, d.blend_config())
+    if not 0 <= d.sensor_noise <= 1:
+        raise ConfigError(f"data.sensor_noise is a probability in [0, 1], got {d.sensor_noise}")
     if d.val_synthetic < 0:
         raise ConfigError(f"data.val_synthetic must be ≥ 0, got {d.val_synthetic}")
     t, o = config.trainer, config.optim

@@ -137,6 +137,11 @@ class BlendedPairs(Dataset):
         audio_v2: draw V² among videos with sound too. Without it, a C3 can learn which
             *kind* of video carries sound (talking heads, sprites) and point at it without
             listening; with both layers sounding, only the sound tells them apart.
+        sensor_noise: probability that the blend gets Gaussian sensor noise (σ drawn in
+            0.005–0.03) after blending, as a camera adds it to what it sees; the layers
+            (targets) stay clean. Per-layer noise (``synthetic.noise``) is a part of each
+            target that no model can attribute. Drawn last, so 0 leaves every item of
+            a stream as it was.
     """
 
     def __init__(
@@ -149,8 +154,12 @@ class BlendedPairs(Dataset):
         audio: bool = False,
         audio_offset: float = 0.0,
         audio_v2: bool = False,
+        sensor_noise: float = 0.0,
     ):
         check_audio(audio, audio_v2)
+        if not 0 <= sensor_noise <= 1:
+            raise ConfigError(f"sensor_noise is a probability, got {sensor_noise}")
+        self.sensor_noise = float(sensor_noise)
         self.audio_v2 = bool(audio_v2)
         self.sampler = sampler
         self.audio_offset = float(audio_offset)
@@ -206,6 +215,10 @@ class BlendedPairs(Dataset):
         }
         if self.audio:
             item["audio"] = control_spectrogram(c1.audio, t)
+        if self.sensor_noise and rng.random() < self.sensor_noise:
+            sigma = float(rng.uniform(0.005, 0.03))
+            noise = torch.from_numpy(rng.standard_normal(tuple(mix.shape), dtype=np.float32))
+            item["mix"] = (mix + sigma * noise).clamp(0, 1)
         return item
 
 

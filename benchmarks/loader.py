@@ -25,6 +25,7 @@ from centrifuge.data.pairs import BlendedPairs
 from centrifuge.data.pairs import stack_targets as targets_of
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
+from centrifuge.models.registry import scratch_args
 from centrifuge.precision import cpu_header, resolve_precision
 from centrifuge.train.datamodule import BlendedDataModule
 
@@ -52,7 +53,7 @@ def loader_rate(cfg, source: str, blend: str, workers: int, batches: int) -> flo
 def train_rate(cfg, steps: int) -> float:
     d = cfg.data
     torch.manual_seed(0)
-    args = {**cfg.model.args, "encoder_init": "scratch"}  # speed only: weights don't matter
+    args = scratch_args(cfg.model.args)  # speed only: weights don't matter
     model = create_model(cfg.model.name, **args).to(memory_format=torch.channels_last_3d)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
     batch = {k: torch.rand(d.batch_size, 3, d.frames, d.size, d.size) for k in ("v1", "v2")}

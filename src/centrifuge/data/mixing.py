@@ -16,6 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# σ range of a camera's sensor noise on [0, 1] pixels: the synthetic generator's per-layer
+# noise and the noise BlendedPairs adds to a blend (``sensor_noise``) draw from it.
+SENSOR_NOISE_SIGMA = (0.005, 0.03)
+
 PURE_COLOURS: dict[str, tuple[float, float, float]] = {
     "black": (0.0, 0.0, 0.0),
     "white": (1.0, 1.0, 1.0),

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from centrifuge.data.clips import Clip
 from centrifuge.data.mixing import (
+    SENSOR_NOISE_SIGMA,
     blend,
     frozen,
     occlusion_alpha,
@@ -137,11 +138,11 @@ class BlendedPairs(Dataset):
         audio_v2: draw V² among videos with sound too. Without it, a C3 can learn which
             *kind* of video carries sound (talking heads, sprites) and point at it without
             listening; with both layers sounding, only the sound tells them apart.
-        sensor_noise: probability that the blend gets Gaussian sensor noise (σ drawn in
-            0.005–0.03) after blending, as a camera adds it to what it sees; the layers
-            (targets) stay clean. Per-layer noise (``synthetic.noise``) is a part of each
-            target that no model can attribute. Drawn last, so 0 leaves every item of
-            a stream as it was.
+        sensor_noise: probability that the blend gets Gaussian sensor noise after
+            blending (σ drawn in :data:`~centrifuge.data.mixing.SENSOR_NOISE_SIGMA`), as
+            a camera adds it to what it sees; the layers (targets) stay clean. Per-layer
+            noise (``synthetic.noise``) is a part of each target that no model can
+            attribute. Drawn last, so 0 leaves every item of a stream as it was.
     """
 
     def __init__(
@@ -216,7 +217,7 @@ class BlendedPairs(Dataset):
         if self.audio:
             item["audio"] = control_spectrogram(c1.audio, t)
         if self.sensor_noise and rng.random() < self.sensor_noise:
-            sigma = float(rng.uniform(0.005, 0.03))
+            sigma = float(rng.uniform(*SENSOR_NOISE_SIGMA))
             noise = torch.from_numpy(rng.standard_normal(tuple(mix.shape), dtype=np.float32))
             item["mix"] = (mix + sigma * noise).clamp(0, 1)
         return item

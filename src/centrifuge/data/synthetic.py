@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from centrifuge.data.clips import Clip
+from centrifuge.data.mixing import SENSOR_NOISE_SIGMA
 from centrifuge.data.textures import TextureBank
 from centrifuge.data.videos import VideoEntry
 from centrifuge.errors import ConfigError
@@ -185,7 +186,7 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
     # scenes with coherence = palette = 0 stay exactly what they were.
     bg_image = int(rng.integers(n_img))
     effects = {
-        "noise": float(rng.uniform(0.005, 0.03)) if rng.random() < cfg.noise else 0.0,
+        "noise": float(rng.uniform(*SENSOR_NOISE_SIGMA)) if rng.random() < cfg.noise else 0.0,
         "levels": float(rng.uniform(24, 96)) if rng.random() < cfg.compression else 0.0,
         "block": float(rng.uniform(0.1, 0.35)),
         "noise_seed": int(rng.integers(2**31)),

@@ -236,7 +236,7 @@ def train(
         if run_dir is not None and Path(run_dir).exists() and Path(run_dir) != own_dir:
             raise ConfigError(f"{run_dir} already exists; a branch of {own_dir} needs a new "
                               "folder (or drop --run-dir to continue the run itself)")
-        run_dir = own_dir if run_dir is None else Path(run_dir)
+        run_dir = own_dir if run_dir is None else run_dir
         saved = check_checkpoint(ckpt)
         start_step = int(saved["global_step"])
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)

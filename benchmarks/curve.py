@@ -11,7 +11,10 @@ and the one ``benchmarks/learnability.py`` reports. ``--stages`` is a curriculum
 comma-separated ``kind[:seconds]`` stages (``frozen1``: one layer static, ``alpha``:
 α drawn from [0.25, 0.75], ``frozen0``: both moving at α = ½); the last runs to the
 end. Two runs side by side with ``--threads 1`` each are an equal-time comparison.
-Prints one table row per evaluation; ``--csv`` appends them to a file.
+Prints one table row per evaluation; ``--csv`` appends them to a file. With n > 2 outputs
+(``--args '{"n_outputs": 4}'``) the held-out ratio matches the best two outputs to the
+layers with the ground truth (what training optimises); "kept pair's ratio" scores the
+two that ``centrifuge separate --layers 2`` would keep — the number a user gets.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate.baselines import baseline_losses
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
+from centrifuge.models.checkpoint import save_model
 from centrifuge.precision import resolve_precision
+from centrifuge.separation.selection import pair_stats
 from centrifuge.train.datamodule import make_source, synthetic_val_sets
 
 STAGES = {"frozen1": dict(frozen=1), "frozen0": dict(), "alpha": dict(alpha=[0.25, 0.75])}
@@ -62,17 +67,25 @@ def baselines(held) -> tuple[float, float]:
     return identity, trivial
 
 
-def evaluate(model, held, dtype) -> float:
-    """The model's summed loss on the held-out batches."""
+def evaluate(model, held, dtype) -> tuple[float, float]:
+    """The model's summed loss on the held-out batches: with the best pair of its n outputs
+    chosen by the ground truth (what training sees), and with the pair ``separate
+    --layers 2`` keeps (:mod:`centrifuge.separation.selection`; the same for n = 2)."""
     model.eval()
-    loss = 0.0
+    loss = picked = 0.0
     with torch.no_grad():
         for mix, targets in held:
             with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
-                out = model(mix)
-            loss += pit_loss(out.float(), targets).loss.item()
+                out = model(mix).float()
+            loss += pit_loss(out, targets).loss.item()
+            if out.shape[1] == 2:
+                picked += pit_loss(out, targets).loss.item()
+                continue
+            pairs = [list(pair_stats(o, v).pick()) for o, v in zip(out, mix, strict=True)]
+            kept = torch.stack([o[p] for o, p in zip(out, pairs, strict=True)])
+            picked += pit_loss(kept, targets).loss.item()
     model.train()
-    return loss
+    return loss, picked
 
 
 def main(argv=None) -> None:
@@ -97,6 +110,9 @@ def main(argv=None) -> None:
                         "ratios compare only with runs on the same one)")
     p.add_argument("--csv", default=None)
     p.add_argument("--label", default=None)
+    p.add_argument("--save", default=None,
+                   help="write the final weights here (.safetensors), e.g. to score them "
+                        "with learnability.py or centrifuge evaluate")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,7 +136,8 @@ def main(argv=None) -> None:
     label = args.label or f"{args.model} {args.args} {args.stages}"
     print(f"# {label}: {params:.2f} M params, {args.frames}×{args.size}², batch {args.batch}, "
           f"{precision.name} ({precision.reason}), {torch.get_num_threads()} threads")
-    print("| seconds | blends | stage | held-out ratio | best trivial |\n|---|---|---|---|---|")
+    print("| seconds | blends | stage | held-out ratio | kept pair's ratio | best trivial |\n"
+          "|---|---|---|---|---|---|")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
     start = time.perf_counter()
     budget = args.minutes * 60
@@ -131,15 +148,21 @@ def main(argv=None) -> None:
     while True:
         now = time.perf_counter() - start
         if now >= next_eval or now >= budget:
-            ratio, trivial = evaluate(model, held, dtype) / identity, trivial_loss / identity
-            row = f"| {now:.0f} | {seen} | {stages[stage_i][0]} | {ratio:.3f} | {trivial:.3f} |"
+            loss, picked = evaluate(model, held, dtype)
+            ratio, kept, trivial = loss / identity, picked / identity, trivial_loss / identity
+            row = (f"| {now:.0f} | {seen} | {stages[stage_i][0]} | {ratio:.3f} | {kept:.3f} | "
+                   f"{trivial:.3f} |")
             print(row, flush=True)
             if args.csv:
                 with open(args.csv, "a") as f:
                     f.write(f"{label}\t{now:.0f}\t{seen}\t{stages[stage_i][0]}\t{ratio:.4f}\t"
-                            f"{trivial:.4f}\n")
+                            f"{trivial:.4f}\t{kept:.4f}\n")
             next_eval = now + args.eval_every
             if now >= budget:
+                if args.save:
+                    save_model(args.save, model.to(memory_format=torch.contiguous_format),
+                               metrics={"blends": seen, "held_out_ratio": ratio,
+                                        "kept_pair_ratio": kept})
                 break
         if now - stage_start >= stages[stage_i][1] and stage_i + 1 < len(stages):
             stage_i, stage_start, data = stage_i + 1, now, None

@@ -77,9 +77,10 @@ def evaluate(model, held, dtype) -> tuple[float, float]:
         for mix, targets in held:
             with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
                 out = model(mix).float()
-            loss += pit_loss(out, targets).loss.item()
-            if out.shape[1] == 2:
-                picked += pit_loss(out, targets).loss.item()
+            best = pit_loss(out, targets).loss.item()
+            loss += best
+            if out.shape[1] == 2:  # nothing to choose
+                picked += best
                 continue
             pairs = [list(pair_stats(o, v).pick()) for o, v in zip(out, mix, strict=True)]
             kept = torch.stack([o[p] for o, p in zip(out, pairs, strict=True)])

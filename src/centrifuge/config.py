@@ -291,14 +291,13 @@ def validate(config: TrainConfig) -> TrainConfig:
                           "data.source mixed)")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
-    from centrifuge.data.pairs import check_audio
+    from centrifuge.data.pairs import check_audio, check_sensor_noise
 
     check_audio(d.audio, d.audio_v2)
     from centrifuge.data.curriculum import check_curriculum
 
     check_curriculum(d.curriculum, d.blend_config())
-    if not 0 <= d.sensor_noise <= 1:
-        raise ConfigError(f"data.sensor_noise is a probability in [0, 1], got {d.sensor_noise}")
+    check_sensor_noise(d.sensor_noise)
     if d.val_synthetic < 0:
         raise ConfigError(f"data.val_synthetic must be ≥ 0, got {d.val_synthetic}")
     t, o = config.trainer, config.optim

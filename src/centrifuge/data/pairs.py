@@ -115,6 +115,12 @@ def check_audio(audio: bool, audio_v2: bool) -> None:
                           "with sound, for a C3 model)")
 
 
+def check_sensor_noise(sensor_noise: float) -> None:
+    """``sensor_noise`` is the probability that a blend gets sensor noise."""
+    if not 0 <= sensor_noise <= 1:
+        raise ConfigError(f"data.sensor_noise is a probability in [0, 1], got {sensor_noise}")
+
+
 class BlendedPairs(Dataset):
     """Blends of two clips from different scenes, deterministic per index.
 
@@ -158,8 +164,7 @@ class BlendedPairs(Dataset):
         sensor_noise: float = 0.0,
     ):
         check_audio(audio, audio_v2)
-        if not 0 <= sensor_noise <= 1:
-            raise ConfigError(f"sensor_noise is a probability, got {sensor_noise}")
+        check_sensor_noise(sensor_noise)
         self.sensor_noise = float(sensor_noise)
         self.audio_v2 = bool(audio_v2)
         self.sampler = sampler

@@ -31,7 +31,7 @@ from centrifuge.config import DataConfig
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate.baselines import baseline_losses
-from centrifuge.losses import pit_loss
+from centrifuge.losses import best_assignment, pit_loss
 from centrifuge.models import create_model
 from centrifuge.models.checkpoint import save_model
 from centrifuge.precision import resolve_precision
@@ -77,14 +77,15 @@ def evaluate(model, held, dtype) -> tuple[float, float]:
         for mix, targets in held:
             with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
                 out = model(mix).float()
-            best = pit_loss(out, targets).loss.item()
-            loss += best
+            result = pit_loss(out, targets)
+            loss += result.loss.item()
             if out.shape[1] == 2:  # nothing to choose
-                picked += best
+                picked += result.loss.item()
                 continue
-            pairs = [list(pair_stats(o, v).pick()) for o, v in zip(out, mix, strict=True)]
-            kept = torch.stack([o[p] for o, p in zip(out, pairs, strict=True)])
-            picked += pit_loss(kept, targets).loss.item()
+            # the kept pair's loss from the same target × output matrix, not a second pass
+            kept = torch.stack([pw[:, list(pair_stats(o, v).pick())]
+                                for pw, o, v in zip(result.pairwise, out, mix, strict=True)])
+            picked += best_assignment(kept)[0].mean().item()
     model.train()
     return loss, picked
 

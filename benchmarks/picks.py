@@ -26,17 +26,17 @@ from centrifuge.config import DataConfig
 from centrifuge.data.pairs import stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate import baselines
-from centrifuge.losses import pit_loss
+from centrifuge.losses import best_assignment, pairwise_loss, pit_loss
 from centrifuge.precision import resolve_precision
 from centrifuge.pretrained import resolve_model
 from centrifuge.separation.selection import pair_stats
 from centrifuge.train.datamodule import synthetic_val_sets
 
 
-def pair_losses(outputs: torch.Tensor, targets: torch.Tensor, pairs) -> torch.Tensor:
-    """PIT loss of each pair of ``outputs`` ``(n, 3, T, H, W)`` against ``targets``."""
-    return torch.tensor([pit_loss(outputs[list(p)][None], targets[None]).loss.item()
-                         for p in pairs])
+def pair_losses(pairwise: torch.Tensor, pairs) -> torch.Tensor:
+    """PIT loss of each pair of outputs, from one blend's target × output loss matrix
+    ``(m, n)`` (:func:`~centrifuge.losses.pairwise_loss`): each pair's best matching."""
+    return best_assignment(torch.stack([pairwise[:, list(p)] for p in pairs]))[0]
 
 
 def candidates(outputs: torch.Tensor, video: torch.Tensor, pairs) -> dict[str, int]:
@@ -81,8 +81,9 @@ def main(argv=None) -> None:
             with torch.no_grad(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
                 out = model(mix).float()
             identity += pit_loss(baselines.identity(mix), targets).per_sample.sum().item()
-            for o, v, t in zip(out, mix, targets, strict=True):
-                losses = pair_losses(o, t, pairs)
+            matrices = pairwise_loss(targets, out)  # every target against every output, once
+            for o, v, pw in zip(out, mix, matrices, strict=True):
+                losses = pair_losses(pw, pairs)
                 picks = {"oracle": int(losses.argmin()), "worst": int(losses.argmax()),
                          **candidates(o, v, pairs)}
                 for rule, i in picks.items():

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from centrifuge.config import list_configs, load_config
@@ -59,10 +61,25 @@ def test_bad_configs_are_clear(tmp_path):
     ("data.blend=glass", "blend must be one of"),
     ("data.augment.wobble=1", "unknown config key 'data.augment.wobble'"),
     ("data.audio_v2=true", "audio_v2 needs data.audio=true"),
+    ("data.val_samples=0", "nothing to validate on"),
+    ("data.val_samples=-1", "val_samples must be at least 0"),
+    ("trainer.max_minutes=-1", "max_minutes must be ≥ 0"),
+    ("trainer.max_minutes=.nan", "max_minutes must be ≥ 0"),
 ])
 def test_new_data_fields_are_checked_at_load(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config("cpu2", [override])
+
+
+def test_validation_on_held_out_synthetic_blends_alone_is_allowed():
+    c = load_config("cpu2", ["data.val_samples=0", "data.val_synthetic=4"])
+    from centrifuge.train.datamodule import monitored_metric, val_names
+
+    assert val_names(c.data) == ["transparent", "occlusion"]
+    assert monitored_metric(c.data) == "val_synth_transparent/ratio"
+    c = load_config("cpu2", ["data.val_synthetic=4"])
+    assert val_names(c.data) == ["real", "transparent", "occlusion"]
+    assert monitored_metric(c.data) == "val/ratio"
 
 
 def test_cpu2_recipe_loads_with_its_sections():
@@ -95,6 +112,8 @@ def test_shipped_configs_build_their_model_data_and_init(name):
 
     c = load_config(name, ["data.frames=8", "data.size=32", "data.val_samples=2",
                            "data.val_synthetic=0", "data.workers=0"])
+    if c.data.textures and not Path(c.data.textures).exists():
+        c.data.textures = None  # gpu-small's carried bundle: the same bank, built here
     model = create_model(c.model.name, **scratch_args(c.model.args))
     if c.model.init:
         initialise_from(model, c.model.init)  # raises if the weights do not fit

@@ -146,9 +146,16 @@ def test_bank_round_trips_through_a_file(bank, tmp_path):
     bank.save(tmp_path / "bank.safetensors")
     again = TextureBank.load(tmp_path / "bank.safetensors")
     assert torch.equal(again.images, bank.images) and torch.equal(again.segments, bank.segments)
+    bank.save(tmp_path / "bank.safetensors.gz")  # gzipped: what a GPU machine carries
+    packed = TextureBank.load(tmp_path / "bank.safetensors.gz")
+    assert torch.equal(packed.images, bank.images) and torch.equal(packed.labels, bank.labels)
+    assert (tmp_path / "bank.safetensors.gz").stat().st_size < 0.8 * (
+        tmp_path / "bank.safetensors").stat().st_size
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    with pytest.raises(ConfigError, match="not a texture bank"):
-        TextureBank.load(tmp_path / "junk.safetensors")
+    (tmp_path / "junk.safetensors.gz").write_bytes(b"junk")
+    for junk in ("junk.safetensors", "junk.safetensors.gz"):
+        with pytest.raises(ConfigError, match="not a texture bank"):
+            TextureBank.load(tmp_path / junk)
 
 
 @pytest.mark.corpus
@@ -197,6 +204,13 @@ def test_bundle_trains_without_the_corpus_cache(tmp_path, monkeypatch):
     source = BlendedDataModule(cfg.data, total_batches=1).train_source()
     clip = source.sample(np.random.default_rng(1))
     assert clip.frames.shape == (4, 32, 32, 3)
+    # the textures alone, gzipped: the same bank in a third of the bytes
+    slim = tmp_path / "slim"
+    assert main(["corpus", "bundle", str(slim), "--textures-only"]) == 0
+    assert [p.name for p in slim.iterdir()] == ["textures.safetensors.gz"]
+    packed = TextureBank.load(slim / "textures.safetensors.gz")
+    assert torch.equal(packed.images, bank.images)
+    assert (slim / "textures.safetensors.gz").stat().st_size < 16 * 2**20
 
 
 def _sprite_positions(sc, i):

@@ -41,6 +41,9 @@ def add_corpus(sub) -> None:
                                       "~/.cache/centrifuge)")
         if name == "bundle":
             q.add_argument("target", help="the folder to create (must not exist)")
+            q.add_argument("--textures-only", action="store_true",
+                           help="only the texture bank, gzipped (procedural training on a "
+                                "machine without PyAV, e.g. a lent GPU: tools/gpu/)")
     p.set_defaults(run=_run_corpus)
 
 
@@ -60,8 +63,13 @@ def _run_corpus(args) -> int:
     if args.corpus_command == "bundle":
         from centrifuge.data.bundle import make_bundle
 
-        target = make_bundle(args.target, args.root)
+        target = make_bundle(args.target, args.root, textures_only=args.textures_only)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+        if args.textures_only:
+            print(f"wrote {target} ({size / 2**20:.1f} MiB); train on procedural video "
+                  f"with it:\n  centrifuge train -c gpu-small "
+                  f"data.textures={target}/textures.safetensors.gz")
+            return 0
         print(f"wrote {target} ({size / 2**20:.1f} MiB); train with it anywhere:\n"
               f"  CENTRIFUGE_HOME={target} centrifuge train -c cpu2 "
               f"data.textures={target}/textures.safetensors")

@@ -45,9 +45,11 @@ class DataConfig:
     ``synthetic_ratio`` of the clips synthetic and the rest from ``real_source``.
     ``textures``: a saved texture bank for the generator (default: built from
     scikit-image's stills, procedural textures and, with ``texture_corpus``, frames of the
-    corpus train clips). Validation is always real video: ``val_source``/``val_root``
-    (default: the corpus ``val`` split, or the training source when it is real and not
-    the corpus). ``augment``: training-only changes to real clips;
+    corpus train clips). Validation is real video, ``val_samples`` blends of
+    ``val_source``/``val_root`` (default: the corpus ``val`` split, or the training source
+    when it is real and not the corpus); ``val_samples: 0`` leaves it out — for a machine
+    without PyAV (a lent GPU), which then validates on ``val_synthetic`` alone.
+    ``augment``: training-only changes to real clips;
     ``length_power``: how much longer videos are drawn more often (see
     :class:`~centrifuge.data.clips.ClipSampler`). ``blend``, ``alpha``, ``reflection``,
     ``occlusion``, ``superpixels``, ``frozen``: see :class:`~centrifuge.data.pairs.BlendConfig`.
@@ -142,7 +144,10 @@ class TrainerConfig:
     """What Lightning's ``Trainer`` gets: devices, precision, strategy, schedule of
     validation (every ``val_every`` steps) and logging. ``precision: auto`` trains in
     bf16-mixed where the device runs bf16 natively and in 32-true elsewhere
-    (:mod:`centrifuge.precision`); the choice is written to the run's log."""
+    (:mod:`centrifuge.precision`); the choice is written to the run's log.
+    ``max_minutes``: stop this segment of the run after so many minutes of wall time
+    (0: no limit) and export its weights, as at ``max_steps`` — a lent machine's time is
+    what limits a run there, not a step count."""
 
     max_steps: int = 240_000
     precision: str = "auto"
@@ -155,6 +160,7 @@ class TrainerConfig:
     accumulate: int = 1
     channels_last: bool = True
     seed: int = 0
+    max_minutes: float = 0.0
 
 
 @dataclass
@@ -300,17 +306,22 @@ def validate(config: TrainConfig) -> TrainConfig:
     check_sensor_noise(d.sensor_noise)
     if d.val_synthetic < 0:
         raise ConfigError(f"data.val_synthetic must be ≥ 0, got {d.val_synthetic}")
+    if d.val_samples == 0 and d.val_synthetic == 0:
+        raise ConfigError("data.val_samples=0 leaves nothing to validate on: set "
+                          "data.val_synthetic > 0 (held-out procedural blends)")
     t, o = config.trainer, config.optim
     for name, value, low in (
         ("data.batch_size", d.batch_size, 1), ("data.frames", d.frames, 2),
         ("data.size", d.size, 16), ("data.stride", d.stride, 1), ("data.workers", d.workers, 0),
-        ("data.val_samples", d.val_samples, 1), ("data.val_batch_size", d.val_batch_size, 1),
+        ("data.val_samples", d.val_samples, 0), ("data.val_batch_size", d.val_batch_size, 1),
         ("trainer.max_steps", t.max_steps, 1), ("trainer.val_every", t.val_every, 1),
         ("trainer.log_every", t.log_every, 1), ("trainer.accumulate", t.accumulate, 1),
         ("trainer.num_nodes", t.num_nodes, 1), ("optim.warmup_steps", o.warmup_steps, 0),
     ):
         if value is not None and value < low:
             raise ConfigError(f"{name} must be at least {low}, got {value}")
+    if not (math.isfinite(t.max_minutes) and t.max_minutes >= 0):
+        raise ConfigError(f"trainer.max_minutes must be ≥ 0 (0: no limit), got {t.max_minutes}")
     if not (math.isfinite(d.scale) and d.scale >= 1):
         raise ConfigError(f"data.scale must be ≥ 1 (crop margin), got {d.scale}")
     if t.precision not in PRECISIONS:

@@ -25,6 +25,10 @@ class CorpusError(CentrifugeError):
     """The sample corpus is missing, incomplete or fails verification."""
 
 
+class MissingDependencyError(CentrifugeError):
+    """A package that this operation needs is not installed (PyAV on a bare GPU machine)."""
+
+
 class ConfigError(CentrifugeError):
     """A configuration file or override is invalid."""
 

@@ -6,6 +6,10 @@ clips (≈ 15 MB) and the synthetic generator's texture bank (≈ 30 MB) — int
 there, ``CENTRIFUGE_HOME=DIR`` makes it the corpus and ``data.textures=DIR/textures.safetensors``
 feeds the generator, so a recipe trains unchanged. The I3D weights are not copied: a run
 that starts from a trained model (``model.init``) does not need them.
+
+``--textures-only`` writes the bank alone, gzipped (``textures.safetensors.gz``, ≈ 12 MB):
+what procedural training needs on a machine without PyAV, where no clip can be decoded
+(``configs/gpu-small.yaml``, ``tools/gpu/``).
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from centrifuge.data.textures import TextureBank
 from centrifuge.errors import CentrifugeError
 
 TEXTURES = "textures.safetensors"
+TEXTURES_GZ = TEXTURES + ".gz"
 
 
-def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """Write the bundle to ``target`` (a new folder; built aside, renamed when complete)."""
+def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None, *,
+                textures_only: bool = False) -> Path:
+    """Write the bundle to ``target`` (a new folder; built aside, renamed when complete);
+    with ``textures_only`` just the gzipped texture bank."""
     target = Path(target)
     if target.exists():
         raise CentrifugeError(f"{target} already exists; choose a new folder for the bundle")
@@ -31,6 +38,11 @@ def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None
     work = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     try:
+        if textures_only:
+            work.mkdir(parents=True)
+            TextureBank.build(corpus.root).save(work / TEXTURES_GZ)
+            os.replace(work, target)
+            return target
         (work / "clips").mkdir(parents=True)
         for clip in corpus.clips:
             shutil.copy2(corpus.path(clip), work / clip["file"])

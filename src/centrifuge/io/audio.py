@@ -23,12 +23,12 @@ from __future__ import annotations
 import os
 import warnings
 
-import av
 import numpy as np
 import torch
 
 from centrifuge.errors import AudioError
 from centrifuge.io.media import decode_tolerantly, open_input, short_error, start_time
+from centrifuge.io.pyav import av
 
 SAMPLE_RATE = 16000
 N_FFT = 512

@@ -9,9 +9,8 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import av
-
 from centrifuge.errors import VideoReadError
+from centrifuge.io.pyav import av
 
 # Consecutive undecodable packets after which a stream is treated as ended: a truncated
 # or corrupt tail produces a run of errors, and going on would only spin.

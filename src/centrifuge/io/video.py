@@ -19,12 +19,12 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import av
 import numpy as np
 
 from centrifuge.errors import VideoReadError
 from centrifuge.io.audio import read_audio
 from centrifuge.io.media import decode_tolerantly, open_input, start_time
+from centrifuge.io.pyav import av
 
 __all__ = [
     "TruncatedVideoWarning",

@@ -14,11 +14,11 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 from centrifuge.errors import VideoWriteError
 from centrifuge.io.media import short_error
+from centrifuge.io.pyav import av
 
 __all__ = ["SoundEncoder", "VideoWriter", "write_video"]
 

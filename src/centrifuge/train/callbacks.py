@@ -10,12 +10,15 @@
   validation checkpoint, ``model.safetensors``.
 * :class:`StepProgressBar` — Lightning's bar, with this segment's rate and time left
   after a resume.
+* :class:`TimeLimit` — ``trainer.max_minutes``: this segment stops after so many minutes
+  (then validates, checkpoints and exports as at ``max_steps``).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import time
 from pathlib import Path
 
 import lightning as L
@@ -74,6 +77,30 @@ class GracefulInterrupt(Callback):
             self._previous = None
 
 
+class TimeLimit(Callback):
+    """Stop this segment of a run after ``minutes`` of training.
+
+    Lightning's own ``max_time`` counts every segment since the run began (its timer
+    travels in the checkpoint), so a resumed run would stop before its first step; a
+    campaign resumed on a lent machine for N minutes needs N minutes per segment."""
+
+    def __init__(self, minutes: float):
+        self.seconds = 60.0 * minutes
+        self.start: float | None = None
+
+    def on_train_start(self, trainer, pl_module):
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        late = self.start is not None and time.monotonic() - self.start >= self.seconds
+        # every rank stops at the same step (rank 0's clock decides), or DDP hangs
+        if trainer.strategy.broadcast(late) and not trainer.should_stop:
+            trainer.should_stop = True
+            if trainer.is_global_zero:
+                print(f"\ntrainer.max_minutes={self.seconds / 60:g} reached at step "
+                      f"{trainer.global_step}: stopping this segment", flush=True)
+
+
 class ExportWeights(Callback):
     def __init__(self, run_dir: Path, train_config: dict):
         self.run_dir = Path(run_dir)
@@ -83,7 +110,7 @@ class ExportWeights(Callback):
         if not trainer.is_global_zero:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
-                   if k.startswith("val/")}
+                   if k.startswith(("val/", "val_synth_"))}
         metrics["step"] = trainer.global_step
         save_model(self.run_dir / "last.safetensors", pl_module.model,
                    train_config=self.train_config, metrics=metrics)
@@ -91,7 +118,8 @@ class ExportWeights(Callback):
         if best and Path(best).is_file():
             model = load_model(best)
             score = trainer.checkpoint_callback.best_model_score
-            best_metrics = {"val/ratio": float(score)} if score is not None else {}
+            monitor = trainer.checkpoint_callback.monitor
+            best_metrics = {monitor: float(score)} if score is not None else {}
             save_model(self.run_dir / "model.safetensors", model,
                        train_config=self.train_config, metrics=best_metrics)
         else:

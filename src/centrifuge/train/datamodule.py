@@ -91,7 +91,8 @@ class BlendedDataModule(L.LightningDataModule):
             # and the same blends for every run, so their curves compare.
             self.val_set = BlendedPairs(
                 self._sampler(val_source, val_root, "val", False), c.val_samples,
-                seed=VAL_SEED, blend=self.cfg.blend_config(), audio=c.audio)
+                seed=VAL_SEED, blend=self.cfg.blend_config(),
+                audio=c.audio) if c.val_samples else None
             self.synthetic_val_sets = synthetic_val_sets(c) if c.val_synthetic else {}
 
     def _position(self) -> tuple[int, int, int]:
@@ -107,9 +108,15 @@ class BlendedDataModule(L.LightningDataModule):
                           num_workers=c.workers, persistent_workers=c.workers > 0,
                           drop_last=True)
 
+    @property
+    def val_names(self) -> list[str]:
+        """What each validation loader holds, in order: ``real`` (unless
+        ``data.val_samples`` is 0), then each kind of held-out synthetic blend."""
+        return val_names(self.cfg)
+
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         c = self.cfg
-        sets = [self.val_set, *self.synthetic_val_sets.values()]
+        sets = [s for s in (self.val_set, *self.synthetic_val_sets.values()) if s is not None]
         loaders = [DataLoader(s, batch_size=c.val_batch_size or c.batch_size,
                               num_workers=min(c.workers, 1)) for s in sets]
         return loaders if len(loaders) > 1 else loaders[0]
@@ -121,6 +128,18 @@ SYNTHETIC_VAL_KINDS = {"transparent": BlendConfig(blend="transparent", alpha=0.5
 
 
 SYNTHETIC_VAL_OFFSET = 10_000  # held-out items start here in that stream
+
+
+def val_names(c: DataConfig) -> list[str]:
+    """The validation loaders of a data config, in the order Lightning numbers them."""
+    return (["real"] if c.val_samples else []) + (list(SYNTHETIC_VAL_KINDS)
+                                                  if c.val_synthetic else [])
+
+
+def monitored_metric(c: DataConfig) -> str:
+    """The ratio that picks a run's best checkpoint: real val's, or without real
+    validation (``data.val_samples: 0``) the held-out transparent blends'."""
+    return "val/ratio" if c.val_samples else "val_synth_transparent/ratio"
 
 
 def synthetic_val_sets(c: DataConfig) -> dict[str, Subset]:

@@ -264,9 +264,17 @@ class CentrifugeModule(L.LightningModule):
         self.log("train/identity", identity, batch_size=b)
         return total
 
+    def _val_kind(self, dataloader_idx: int) -> str:
+        """``real`` or a kind of held-out synthetic blend (``data.val_synthetic``); without
+        real validation (``data.val_samples: 0``) the synthetic loaders come first."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        names = getattr(datamodule, "val_names", None) or ["real", *SYNTHETIC_VAL_KINDS]
+        return names[dataloader_idx]
+
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if dataloader_idx:  # data.val_synthetic: held-out procedural blends, per kind
-            return self._synthetic_validation_step(batch, dataloader_idx)
+        kind = self._val_kind(dataloader_idx)
+        if kind != "real":
+            return self._synthetic_validation_step(batch, kind)
         mix, targets = batch["mix"], stack_targets(batch)
         result = self.forward_dict(mix, self._audio(batch))
         out = result["outputs"].float()
@@ -283,8 +291,7 @@ class CentrifugeModule(L.LightningModule):
             self.log("val/control_chance", control_chance(desired).mean(), sync_dist=True,
                      batch_size=b, add_dataloader_idx=False)
 
-    def _synthetic_validation_step(self, batch: dict, dataloader_idx: int) -> None:
-        kind = list(SYNTHETIC_VAL_KINDS)[dataloader_idx - 1]
+    def _synthetic_validation_step(self, batch: dict, kind: str) -> None:
         mix, targets = batch["mix"], stack_targets(batch)
         out = self.forward_dict(mix, self._audio(batch))["outputs"].float()
         b = len(mix)

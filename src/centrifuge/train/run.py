@@ -26,8 +26,13 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from centrifuge.config import TrainConfig, config_from_dict, load_config
 from centrifuge.errors import ConfigError
 from centrifuge.precision import resolve_precision
-from centrifuge.train.callbacks import ExportWeights, GracefulInterrupt, StepProgressBar
-from centrifuge.train.datamodule import BlendedDataModule
+from centrifuge.train.callbacks import (
+    ExportWeights,
+    GracefulInterrupt,
+    StepProgressBar,
+    TimeLimit,
+)
+from centrifuge.train.datamodule import BlendedDataModule, monitored_metric
 from centrifuge.train.module import CentrifugeModule
 
 
@@ -154,12 +159,16 @@ def trainer_precision(t) -> tuple[str, str]:
     """Lightning's precision for ``trainer.precision`` (``auto`` resolved) and why."""
     if t.precision != "auto":
         return t.precision, "trainer.precision"
+    chosen = resolve_precision("auto", "cuda" if uses_gpu(t) else "cpu")
+    return chosen.lightning, chosen.reason
+
+
+def uses_gpu(t) -> bool:
+    """Whether ``trainer.accelerator`` puts this run on a GPU."""
     import torch
 
-    gpu = t.accelerator in ("gpu", "cuda") or (t.accelerator == "auto"
+    return t.accelerator in ("gpu", "cuda") or (t.accelerator == "auto"
                                                and torch.cuda.is_available())
-    chosen = resolve_precision("auto", "cuda" if gpu else "cpu")
-    return chosen.lightning, chosen.reason
 
 
 def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trainer_kwargs):
@@ -167,7 +176,8 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
     ckpt_dir = run_dir / "checkpoints"
     callbacks = [
         # val/ratio (loss / Identity) compares across clip sizes, e.g. between stages.
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/ratio", mode="min",
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", mode="min",
+                        monitor=monitored_metric(config.data),
                         save_top_k=1, enable_version_counter=False),
         # The latest state at every validation, whether or not it is the best: Lightning's
         # save_last only refreshes last.ckpt when a best checkpoint is written, so a run
@@ -177,6 +187,7 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
         GracefulInterrupt(ckpt_dir / "last.ckpt"),
         ExportWeights(run_dir, config.to_dict()),
         LearningRateMonitor(logging_interval="step"),
+        *([TimeLimit(t.max_minutes)] if t.max_minutes else []),
         *extra_callbacks,
     ]
     if trainer_kwargs.get("enable_progress_bar", True) and not any(
@@ -192,6 +203,8 @@ def build_trainer(config: TrainConfig, run_dir: Path, extra_callbacks=(), **trai
     precision, _ = trainer_precision(t)
     kwargs = dict(
         max_steps=t.max_steps,
+        # clips have one size per run: let cuDNN pick its fastest 3D convolutions once
+        benchmark=uses_gpu(t) or None,
         precision=precision,
         accelerator=t.accelerator,
         devices=t.devices,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One stretch of the GPU campaign, run ON the lent GPU machine from the repository root
 # (the device tool's `run`; README.md here is the whole procedure). It also runs on a CPU,
-# which is how it is tested: OUT=/tmp/o MINUTES=0.5 bash tools/gpu/train.sh data.workers=1
+# which is how it is tested: OUT=/tmp/o MINUTES=0.5 WORKERS=1 bash tools/gpu/train.sh
 #
 #   MINUTES (default 8)  wall-clock minutes of training (trainer.max_minutes)
+#   WORKERS (default 14) loader processes (each renders blends on one CPU core)
 #   OUT                  where the results go (the device tool sets it)
 #   arguments            extra key=value config overrides
 #
@@ -38,18 +39,21 @@ else
   args=(-c gpu-small --run-dir "$run")
 fi
 start=$SECONDS
-python3 -m centrifuge train "${args[@]}" "trainer.max_minutes=$minutes" "$@" 2>&1 \
+# The machine's settings, also over a resumed run's own (one begun on a 2-core CPU):
+machine=("data.workers=${WORKERS:-14}" "trainer.val_every=2500" "trainer.max_minutes=$minutes")
+python3 -m centrifuge train "${args[@]}" "${machine[@]}" "$@" 2>&1 \
   | tr '\r' '\n' | grep --line-buffered -v -E 'it/s|^[[:space:]]*(.\[A)?$' | tee -a "$log"
 status=${PIPESTATUS[0]}
 seconds=$((SECONDS - start))
 # Whatever the run left, even when it failed part-way: weights, metrics, checkpoint.
 for f in last.safetensors model.safetensors config.yaml; do
-  [ -f "$run/$f" ] && cp "$run/$f" "$out/"
+  if [ -f "$run/$f" ]; then cp "$run/$f" "$out/"; fi
 done
 metrics=$(ls -d "$run"/logs/segment-*/metrics.csv 2>/dev/null | tail -1)
-[ -n "$metrics" ] && cp "$metrics" "$out/metrics.csv"
-[ -f "$run/checkpoints/last.ckpt" ] && split -b 15M -d "$run/checkpoints/last.ckpt" \
-  "$out/last.ckpt.part-"
+if [ -n "$metrics" ]; then cp "$metrics" "$out/metrics.csv"; fi
+if [ -f "$run/checkpoints/last.ckpt" ]; then
+  split -b 15M -d "$run/checkpoints/last.ckpt" "$out/last.ckpt.part-"
+fi
 # The stretch in one line: steps, blends, blends/s, the last held-out ratios.
 python3 - "$out" "$seconds" <<'PY' 2>&1 | tee -a "$log"
 import csv, json, os, sys

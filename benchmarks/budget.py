@@ -2,6 +2,7 @@
 
     python benchmarks/budget.py                   # the docs/training.md table
     python benchmarks/budget.py --steps 3 --candidates small:8x64 cpu:32x112
+    python benchmarks/budget.py --device cuda --batch 16 --steps 10   # a lent GPU
 
 For each candidate: parameters, GFLOP of one training blend (forward + backward,
 ``torch.utils.flop_counter``), the median seconds of a training step (AdamW, PIT loss,
@@ -9,6 +10,8 @@ For each candidate: parameters, GFLOP of one training blend (forward + backward,
 in fp32, and in bf16 autocast where the CPU runs it natively (emulated bf16 is skipped:
 100–200× slower). Synthetic data generation is not included (``benchmarks/loader.py``
 measures it). Run it on an idle machine: a training run beside it halves every number.
+On ``--device cuda`` the steps are timed with the device synchronised, in fp32 and bf16
+(tools/gpu/train.sh runs it before a stretch: is the GPU or the loader the limit?).
 """
 
 from __future__ import annotations
@@ -46,15 +49,19 @@ def parse(candidate: str) -> tuple[str, int, int]:
 
 def step_seconds(model, x, targets, dtype, steps: int) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    device = x.device.type
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     times = []
     for i in range(steps + 1):
+        sync()
         t = time.perf_counter()
-        with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+        with torch.autocast(device, dtype, enabled=dtype != torch.float32):
             out = model(x)
         pit_loss(out.float(), targets).loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        if i:  # the first step allocates
+        sync()
+        if i:  # the first step allocates (and on a GPU picks its kernels)
             times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -64,9 +71,16 @@ def main(argv=None) -> None:
     p.add_argument("--candidates", nargs="+", default=DEFAULT, metavar="NET:TxS")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine")
     args = p.parse_args(argv)
-    native = resolve_precision("auto", "cpu").name == "bf16"
-    print(cpu_header())
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("budget.py: --device cuda, but torch sees no GPU")
+        torch.backends.cudnn.benchmark = True  # as training on a GPU does
+    native = resolve_precision("auto", device.type).name == "bf16"
+    print(cpu_header() if device.type == "cpu" else
+          f"{torch.cuda.get_device_name(device)} · torch {torch.__version__}")
     print(f"batch {args.batch}, median of {args.steps} steps; bf16 "
           f"{'native' if native else 'emulated: not measured'}\n")
     precisions = [torch.float32, torch.bfloat16] if native else [torch.float32]
@@ -78,16 +92,17 @@ def main(argv=None) -> None:
         name, frames, side = parse(candidate)
         registered, kwargs = NETWORKS[name]
         torch.manual_seed(0)
-        model = create_model(registered, **kwargs).to(memory_format=torch.channels_last_3d)
+        model = create_model(registered, **kwargs).to(device,
+                                                       memory_format=torch.channels_last_3d)
         params = sum(q.numel() for q in model.parameters()) / 1e6
-        x1 = torch.rand(1, 3, frames, side, side)
+        x1 = torch.rand(1, 3, frames, side, side, device=device)
         with FlopCounterMode(display=False) as counter:
             model(x1).float().sum().backward()
         gflop = counter.get_total_flops() / 1e9
         model.zero_grad(set_to_none=True)
-        x = torch.rand(args.batch, 3, frames, side, side).contiguous(
+        x = torch.rand(args.batch, 3, frames, side, side, device=device).contiguous(
             memory_format=torch.channels_last_3d)
-        targets = torch.rand(args.batch, 2, 3, frames, side, side)
+        targets = torch.rand(args.batch, 2, 3, frames, side, side, device=device)
         cells = []
         for dtype in precisions:
             rate = args.batch / step_seconds(model, x, targets, dtype, args.steps)

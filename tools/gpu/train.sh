@@ -3,7 +3,9 @@
 # (the device tool's `run`; README.md here is the whole procedure). It also runs on a CPU,
 # which is how it is tested: OUT=/tmp/o MINUTES=0.5 WORKERS=1 bash tools/gpu/train.sh
 #
-#   MINUTES (default 8)  wall-clock minutes of training (trainer.max_minutes)
+#   MINUTES (default 7)  wall-clock minutes of training (trainer.max_minutes)
+#   BUDGET (default 1)   first time training steps of candidate networks on the GPU
+#                        (benchmarks/budget.py, < 100 s): GPU or loader, which limits?
 #   WORKERS (default 14) loader processes (each renders blends on one CPU core)
 #   OUT                  where the results go (the device tool sets it)
 #   arguments            extra key=value config overrides
@@ -15,7 +17,7 @@
 # model.safetensors (weights), metrics.csv, config.yaml, train.log, and the resumable
 # checkpoint split into last.ckpt.part-00, -01 (`cat` joins them; tools/gpu/fetch.sh).
 set -uo pipefail
-minutes=${MINUTES:-8}
+minutes=${MINUTES:-7}
 out=${OUT:?set OUT to the folder the results go to}
 run=$(mktemp -d)/run
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -32,6 +34,10 @@ if [ ! -f .device/textures.safetensors.gz ]; then
   echo "no .device/textures.safetensors.gz: build it with \`centrifuge corpus bundle" \
        ".device --textures-only\` and carry .device" | tee -a "$log"
   exit 2
+fi
+if [ "${BUDGET:-1}" = 1 ] && python3 -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+  timeout 100 python3 benchmarks/budget.py --device cuda --batch 16 --steps 10 --candidates \
+    small:8x64 small-wide:8x64 small:16x112 cpu:32x112 paper:32x112 2>&1 | tee -a "$log"
 fi
 if [ -f .device/resume/checkpoints/last.ckpt ]; then
   args=(--resume .device/resume --run-dir "$run")

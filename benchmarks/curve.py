@@ -15,6 +15,12 @@ Prints one table row per evaluation; ``--csv`` appends them to a file. With n > 
 (``--args '{"n_outputs": 4}'``) the held-out ratio matches the best two outputs to the
 layers with the ground truth (what training optimises); "kept pair's ratio" scores the
 two that ``centrifuge separate --layers 2`` would keep — the number a user gets.
+"still ratio" scores the same held-out blends with their motion taken out (every frame
+the first, in the mix and the layers): a model that separates by motion does worse
+there; one at the same ratio uses single-frame cues only (``benchmarks/plateau.py``).
+``--match-colour`` gives both layers of every training and held-out blend the same
+per-channel mean and spread (their average) before blending: the palette cue gone,
+what is left to separate by is structure and motion.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from torch.utils.data import default_collate
 from centrifuge.config import DataConfig
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
-from centrifuge.evaluate.baselines import baseline_losses
+from centrifuge.evaluate.baselines import baseline_losses, without_motion
+from centrifuge.evaluate.baselines import identity as baselines_identity
 from centrifuge.losses import best_assignment, pit_loss
 from centrifuge.models import create_model
 from centrifuge.models.checkpoint import save_model
@@ -41,9 +48,23 @@ from centrifuge.train.datamodule import make_source, synthetic_val_sets
 STAGES = {"frozen1": dict(frozen=1), "frozen0": dict(), "alpha": dict(alpha=[0.25, 0.75])}
 
 
-def batch(dataset, indices):
+def batch(dataset, indices, match: bool = False):
     b = default_collate([dataset[i] for i in indices])
-    return b["mix"], stack_targets(b)
+    if not match:
+        return b["mix"], stack_targets(b)
+    targets = match_colour(stack_targets(b))
+    alpha = b["alpha"][:, None]  # (B, 1, 1, T, H, W) against (B, 2, 3, T, H, W)
+    mix = (alpha * targets[:, :1] + (1 - alpha) * targets[:, 1:]).squeeze(1)
+    return mix, targets
+
+
+def match_colour(layers: torch.Tensor) -> torch.Tensor:
+    """Layers ``(B, 2, 3, T, H, W)`` with each channel's mean and standard deviation set
+    to the two layers' average, per blend: no palette or contrast tells them apart."""
+    mean = layers.mean((3, 4, 5), keepdim=True)
+    std = layers.std((3, 4, 5), keepdim=True).clamp_min(1e-3)
+    target_mean, target_std = mean.mean(1, keepdim=True), std.mean(1, keepdim=True)
+    return ((layers - mean) / std * target_std + target_mean).clamp(0, 1)
 
 
 def parse_stages(text: str) -> list[tuple[str, float]]:
@@ -67,16 +88,22 @@ def baselines(held) -> tuple[float, float]:
     return identity, trivial
 
 
-def evaluate(model, held, dtype) -> tuple[float, float]:
+def evaluate(model, held, dtype) -> tuple[float, float, float]:
     """The model's summed loss on the held-out batches: with the best pair of its n outputs
-    chosen by the ground truth (what training sees), and with the pair ``separate
-    --layers 2`` keeps (:mod:`centrifuge.separation.selection`; the same for n = 2)."""
+    chosen by the ground truth (what training sees), with the pair ``separate
+    --layers 2`` keeps (:mod:`centrifuge.separation.selection`; the same for n = 2), and
+    (best pair) on the blends with their motion taken out, over *their* Identity loss."""
     model.eval()
-    loss = picked = 0.0
+    loss = picked = still = still_identity = 0.0
     with torch.no_grad():
         for mix, targets in held:
             with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
                 out = model(mix).float()
+                out_still = model(without_motion(mix)).float()
+            still_targets = without_motion(targets)
+            still += pit_loss(out_still, still_targets).loss.item()
+            still_identity += pit_loss(baselines_identity(without_motion(mix)),
+                                       still_targets).loss.item()
             result = pit_loss(out, targets)
             loss += result.loss.item()
             if out.shape[1] == 2:  # nothing to choose
@@ -87,7 +114,7 @@ def evaluate(model, held, dtype) -> tuple[float, float]:
                                 for pw, o, v in zip(result.pairwise, out, mix, strict=True)])
             picked += best_assignment(kept)[0].mean().item()
     model.train()
-    return loss, picked
+    return loss, picked, still / still_identity
 
 
 def main(argv=None) -> None:
@@ -110,6 +137,8 @@ def main(argv=None) -> None:
     p.add_argument("--held-synthetic", default="{}",
                    help="generator knobs of the held-out blends too (another test set: its "
                         "ratios compare only with runs on the same one)")
+    p.add_argument("--match-colour", action="store_true",
+                   help="same per-channel mean and spread for both layers of every blend")
     p.add_argument("--csv", default=None)
     p.add_argument("--label", default=None)
     p.add_argument("--save", default=None,
@@ -132,14 +161,15 @@ def main(argv=None) -> None:
                                           size=args.size,
                                           synthetic=SyntheticConfig(**json.loads(args.synthetic))),
                                None)
-    held = [batch(held_data, range(k, min(k + 8, args.held))) for k in range(0, args.held, 8)]
+    held = [batch(held_data, range(k, min(k + 8, args.held)), args.match_colour)
+            for k in range(0, args.held, 8)]
     identity, trivial_loss = baselines(held)
     stages = parse_stages(args.stages)
     label = args.label or f"{args.model} {args.args} {args.stages}"
     print(f"# {label}: {params:.2f} M params, {args.frames}×{args.size}², batch {args.batch}, "
           f"{precision.name} ({precision.reason}), {torch.get_num_threads()} threads")
-    print("| seconds | blends | stage | held-out ratio | kept pair's ratio | best trivial |\n"
-          "|---|---|---|---|---|---|")
+    print("| seconds | blends | stage | held-out ratio | kept pair's ratio | best trivial | "
+          "still ratio |\n|---|---|---|---|---|---|---|")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
     start = time.perf_counter()
     budget = args.minutes * 60
@@ -150,15 +180,15 @@ def main(argv=None) -> None:
     while True:
         now = time.perf_counter() - start
         if now >= next_eval or now >= budget:
-            loss, picked = evaluate(model, held, dtype)
+            loss, picked, still = evaluate(model, held, dtype)
             ratio, kept, trivial = loss / identity, picked / identity, trivial_loss / identity
             row = (f"| {now:.0f} | {seen} | {stages[stage_i][0]} | {ratio:.3f} | {kept:.3f} | "
-                   f"{trivial:.3f} |")
+                   f"{trivial:.3f} | {still:.3f} |")
             print(row, flush=True)
             if args.csv:
                 with open(args.csv, "a") as f:
                     f.write(f"{label}\t{now:.0f}\t{seen}\t{stages[stage_i][0]}\t{ratio:.4f}\t"
-                            f"{trivial:.4f}\t{kept:.4f}\n")
+                            f"{trivial:.4f}\t{kept:.4f}\t{still:.4f}\n")
             next_eval = now + args.eval_every
             if now >= budget:
                 if args.save:
@@ -171,7 +201,8 @@ def main(argv=None) -> None:
         if data is None:
             data = BlendedPairs(train_source, 10**9, seed=1000 + stage_i,
                                 blend=BlendConfig(**{"alpha": 0.5, **STAGES[stages[stage_i][0]]}))
-        mix, targets = batch(data, range(step * args.batch, (step + 1) * args.batch))
+        mix, targets = batch(data, range(step * args.batch, (step + 1) * args.batch),
+                             args.match_colour)
         with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
             out = model(mix.contiguous(memory_format=torch.channels_last_3d))
         loss = pit_loss(out.float(), targets).loss

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from centrifuge.evaluate.baselines import BASELINES, baseline_losses, best_trivial, blur
+from centrifuge.evaluate.baselines import (
+    BASELINES,
+    baseline_losses,
+    best_trivial,
+    blur,
+    without_motion,
+)
 from centrifuge.evaluate.blends import psnr, score_blend, ssim
 from centrifuge.losses import pit_loss
 
@@ -63,3 +69,15 @@ def test_score_blend_reports_matched_layers():
     s = score_blend(torch.stack([v2, v1], 1), mix, torch.stack([v1, v2], 1))  # swapped
     assert s.loss.abs().max() < 1e-6 and (s.ssim > 0.999).all()
     assert (s.identity_ssim < 0.9).all() and (s.identity > 0.05).all()
+
+
+def test_without_motion_repeats_the_first_frame_and_keeps_a_blend_a_blend():
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 3, 6, 16, 16), torch.rand(2, 3, 6, 16, 16)
+    a = torch.stack([torch.roll(a[:, :, 0], t, -1) for t in range(6)], 2)  # a pan
+    still = without_motion(a)
+    assert still.shape == a.shape
+    assert all(torch.equal(still[:, :, t], a[:, :, 0]) for t in range(6))
+    assert not torch.equal(a[:, :, 5], a[:, :, 0])
+    # frame by frame, so the still blend is the blend of the still layers
+    assert torch.allclose(without_motion((a + b) / 2), (without_motion(a) + without_motion(b)) / 2)

@@ -366,5 +366,6 @@ except Exception as e:
     with open(run / "logs" / "segment-0" / "metrics.csv") as f:
         columns = next(csv.reader(f))
     assert "val_synth_transparent/ratio" in columns and "val/loss" not in columns
+    assert "val_synth_transparent/still_ratio" in columns  # does it separate by motion?
     best = load_model(run / "model.safetensors").checkpoint_metadata["metrics"]
     assert set(best) == {"val_synth_transparent/ratio"}  # the best by held-out blends

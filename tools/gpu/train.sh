@@ -90,7 +90,9 @@ print(f"steps {start}..{end}: {(end - start) * batch} blends in {seconds} s (sta
       f"transparent {last.get('val_synth_transparent/ratio', '-')}, occlusion "
       f"{last.get('val_synth_occlusion/ratio', '-')}; to the best trivial baseline "
       f"{last.get('val_synth_transparent/vs_trivial', '-')} / "
-      f"{last.get('val_synth_occlusion/vs_trivial', '-')}")
+      f"{last.get('val_synth_occlusion/vs_trivial', '-')}; transparent with the motion taken "
+      f"out {last.get('val_synth_transparent/still_ratio', '-')} (above the moving ratio: the "
+      "model separates by motion)")
 PY
 date -u | tee -a "$log"
 ls -l "$out" | tee -a "$log"

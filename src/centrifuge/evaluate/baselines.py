@@ -13,6 +13,11 @@ rewards any second output closer to the hidden layer than the blend is. A model
 
 All take a mix ``(B, 3, T, H, W)`` and return outputs ``(B, 2, 3, T, H, W)``; extra
 outputs of an n-layer model are not needed for PIT (it matches the best two).
+
+:func:`without_motion` is a yardstick of another kind: the same blend with every frame
+replaced by the first. A model that separates by motion — the cue a video has and a
+photograph lacks — does worse on it than on the moving blend; the CPU campaign's models
+do as well or better (``benchmarks/plateau.py``, docs/campaign.md).
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ BASELINES = {"identity": identity, "mean colour": mean_colour, "grey": grey, "bl
 def baseline_losses(mix: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sample PIT loss ``(B,)`` of every baseline on ``mix`` against ``targets``."""
     return {name: pit_loss(fn(mix), targets).per_sample for name, fn in BASELINES.items()}
+
+
+def without_motion(video: torch.Tensor) -> torch.Tensor:
+    """``video`` (..., T, H, W) with every frame the first: its motion taken out."""
+    return video[..., :1, :, :].expand_as(video).contiguous()
 
 
 def best_trivial(totals: dict[str, float]) -> tuple[str, float]:

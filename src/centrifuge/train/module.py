@@ -300,6 +300,15 @@ class CentrifugeModule(L.LightningModule):
         for name, value in baseline_losses(mix, targets).items():
             self.log(f"val_synth_{kind}/{name.replace(' ', '_')}", value.mean(),
                      sync_dist=True, batch_size=b, add_dataloader_idx=False)
+        if kind == "transparent" and not self.control:
+            # the same blends without their motion: does the model separate by motion?
+            still, still_targets = baselines.without_motion(mix), baselines.without_motion(targets)
+            out = self.forward_dict(still, None)["outputs"].float()
+            self.log(f"val_synth_{kind}/still_loss", pit_loss(out, still_targets).loss,
+                     sync_dist=True, batch_size=b, add_dataloader_idx=False)
+            self.log(f"val_synth_{kind}/still_identity",
+                     pit_loss(baselines.identity(still), still_targets).loss, sync_dist=True,
+                     batch_size=b, add_dataloader_idx=False)
 
     def on_validation_epoch_end(self) -> None:
         m = self.trainer.callback_metrics
@@ -312,6 +321,9 @@ class CentrifugeModule(L.LightningModule):
                 trivial = min(m[f"{key}/{n.replace(' ', '_')}"] for n in BASELINES)
                 self.log(f"{key}/ratio", m[f"{key}/loss"] / ident, sync_dist=True)
                 self.log(f"{key}/vs_trivial", m[f"{key}/loss"] / trivial, sync_dist=True)
+                if f"{key}/still_loss" in m:  # above ratio: motion helps the model
+                    self.log(f"{key}/still_ratio",
+                             m[f"{key}/still_loss"] / m[f"{key}/still_identity"], sync_dist=True)
 
     def configure_optimizers(self):
         cfg = self.optim_cfg

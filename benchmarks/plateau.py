@@ -15,7 +15,12 @@ PIT loss over Identity's, and measures, on the true layers, the cues a separator
   rotation make it approximate);
 * ``contrast``: |log| of the ratio of the layers' standard deviations (one layer
   dominating the blend);
-* ``detail``: |log| of the ratio of their mean gradient magnitudes (one sharp, one smooth).
+* ``detail``: |log| of the ratio of their mean gradient magnitudes (one sharp, one smooth);
+* ``rigidity``: how well each layer is explained by one constant translation — the
+  correlation of the layer with itself averaged along its own dominant velocity
+  (:mod:`centrifuge.models.motion`), the mean of the two (1: a rigid pan; what motion-
+  compensated input channels, ``centrifuge_small``'s ``motion``, assume);
+* ``speed``: the faster layer's dominant velocity, pixels per frame.
 
 It prints, per cue, the mean ratio in each quartile of that cue (Q1: the layers least
 apart) and Spearman's ρ between cue and ratio (negative: the more the cue separates the
@@ -40,6 +45,7 @@ from centrifuge.data.pairs import stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate import baselines
 from centrifuge.losses import pit_loss
+from centrifuge.models.motion import compensated_averages, dominant_velocities
 from centrifuge.precision import cpu_header, resolve_precision
 from centrifuge.pretrained import resolve_model
 from centrifuge.train.datamodule import synthetic_val_sets
@@ -56,9 +62,16 @@ def translation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
                         dtype=torch.float32)
 
 
+def correlation(x: torch.Tensor, y: torch.Tensor) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-8))
+
+
 def cues(layers: torch.Tensor) -> dict[str, float]:
     """The cues of one blend's two true layers ``(2, 3, T, H, W)``."""
     v1, v2 = layers
+    velocity = dominant_velocities(layers, 1)  # (2, 1, 2): each layer alone
+    along = compensated_averages(layers, velocity)[:, 0]
     grey = layers.mean(1)  # (2, T, H, W)
     motion = [translation(g[0] - g[0].mean(), g[-1] - g[-1].mean()) for g in grey]
 
@@ -71,6 +84,8 @@ def cues(layers: torch.Tensor) -> dict[str, float]:
         "motion": float((motion[0] - motion[1]).norm()),
         "contrast": abs(float(torch.log(v1.std() / v2.std().clamp_min(1e-6)))),
         "detail": abs(float(torch.log(grad(v1) / grad(v2).clamp_min(1e-6)))),
+        "rigidity": (correlation(along[0], v1) + correlation(along[1], v2)) / 2,
+        "speed": float(velocity[:, 0].norm(dim=-1).max()),
     }
 
 
@@ -118,7 +133,11 @@ def main(argv=None) -> None:
           f"{np.mean(ratios < 0.8):.0%}, above 1 on {np.mean(ratios > 1):.0%}")
     print(f"mean per-blend ratio {ratios.mean():.3f} moving; {still.mean():.3f} with the motion "
           f"taken out (every frame the first); per blend, still − moving: median "
-          f"{np.median(still - ratios):+.3f}\n")
+          f"{np.median(still - ratios):+.3f}")
+    rigidity = np.array([r["rigidity"] for r in rows])
+    speed = np.array([r["speed"] for r in rows])
+    print(f"the layers: rigidity median {np.median(rigidity):.2f} (1: one constant "
+          f"translation each), faster layer's speed median {np.median(speed):.1f} px/frame\n")
     print("| cue | Q1 (layers least apart) | Q2 | Q3 | Q4 (most apart) | Spearman ρ | "
           "cue range Q1 / Q4 |")
     print("|---|---|---|---|---|---|---|")

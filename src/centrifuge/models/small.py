@@ -19,7 +19,10 @@ three changes chosen for learning fast from few blends (each measured at equal C
   at the Identity baseline.
 * pooling in space only (clips are few frames), trilinear upsampling, skip concatenation.
 
-``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation.
+``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation. ``motion=k`` adds, as
+input channels of the first block and of the head, the clip averaged along each of its
+``k`` dominant motions (:mod:`centrifuge.models.motion`): these networks never learned
+to use motion by themselves (docs/campaign.md).
 
 Shape: ``(B, 3, T, H, W)`` in [0, 1] → ``(B, n, 3, T, H, W)``; H and W are padded to a
 multiple of ``2**(levels-1)``, T to nothing.
@@ -41,6 +44,7 @@ from centrifuge.models.centrifuge import (
     check_n_outputs,
     config_from_mapping,
 )
+from centrifuge.models.motion import motion_channels
 
 HEADS = ("mask", "residual")
 
@@ -55,6 +59,8 @@ class SmallConfig:
         head: ``mask`` (routing + correction) or ``residual``.
         consistent: with ``mask``, zero-mean corrections: outputs average to the input.
         groups: GroupNorm groups (each width must divide by it).
+        motion: motion-compensated averages of this many dominant motions as extra
+            input channels (0: none).
     """
 
     n_outputs: int = 2
@@ -62,6 +68,7 @@ class SmallConfig:
     head: str = "mask"
     consistent: bool = False
     groups: int = 4
+    motion: int = 0
 
     def __post_init__(self):
         check_n_outputs(self.n_outputs)
@@ -77,6 +84,9 @@ class SmallConfig:
             raise ConfigError(f"consistent must be true or false, got {self.consistent!r}")
         if self.consistent and self.head != "mask":
             raise ConfigError("consistent applies to head=mask only")
+        if not isinstance(self.motion, int) or not 0 <= self.motion <= 4:
+            raise ConfigError(f"motion must be a whole number of motions in 0..4, "
+                              f"got {self.motion!r}")
         if not isinstance(self.groups, int) or self.groups < 1:
             raise ConfigError(f"groups must be a positive integer, got {self.groups!r}")
         bad = [c for c in self.widths if not 1 <= c <= MAX_CHANNELS or c % self.groups]
@@ -109,12 +119,13 @@ class SmallSeparator(LayerModel):
     def __init__(self, config: SmallConfig):
         super().__init__(config)
         w, g = config.widths, config.groups
+        inputs = 3 + 3 * config.motion  # the clip and its motion-compensated averages
         self.down = nn.ModuleList(
-            [_block(3 if i == 0 else w[i - 1], c, g) for i, c in enumerate(w)])
+            [_block(inputs if i == 0 else w[i - 1], c, g) for i, c in enumerate(w)])
         self.up = nn.ModuleList(
             [_block(w[i + 1] + w[i], w[i], g) for i in reversed(range(len(w) - 1))])
         per_layer = 6 if config.head == "mask" else 3  # mask logits + Δ, or Δ
-        self.head = nn.Conv3d(w[0] + 3, per_layer * config.n_outputs, 3, padding=1)
+        self.head = nn.Conv3d(w[0] + inputs, per_layer * config.n_outputs, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -124,7 +135,11 @@ class SmallSeparator(LayerModel):
         return (1, s, s)
 
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
-        x = video * 2 - 1
+        inputs = video
+        if self.config.motion:
+            extra = motion_channels(video, self.config.motion).to(video.dtype)
+            inputs = torch.cat([video, extra], dim=1)
+        x = inputs * 2 - 1
         skips = []
         for i, block in enumerate(self.down):
             if i:
@@ -134,7 +149,7 @@ class SmallSeparator(LayerModel):
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[2:], mode="trilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        out = self.head(torch.cat([x, video.to(x.dtype)], dim=1)).float()
+        out = self.head(torch.cat([x, inputs.to(x.dtype)], dim=1)).float()
         b, _, t, h, w = out.shape
         n = self.config.n_outputs
         v = video.float()[:, None]

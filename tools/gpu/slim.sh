@@ -15,7 +15,8 @@ weights=(src/centrifuge/weights/centrifuge-cpu-v1.safetensors
          src/centrifuge/weights/centrifuge-cpu-v2.safetensors
          src/centrifuge/weights/centrifuge-cpu-v3.safetensors
          src/centrifuge/weights/c3-cpu-v1.safetensors)
-exclude=.git/info/exclude
+exclude=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$exclude")" && touch "$exclude"
 mark="# tools/gpu/slim.sh"
 size() {
   local tree device

@@ -99,11 +99,11 @@ def evaluate(model, held, dtype) -> tuple[float, float, float]:
         for mix, targets in held:
             with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
                 out = model(mix).float()
-                out_still = model(without_motion(mix)).float()
+                still_mix = without_motion(mix)
+                out_still = model(still_mix).float()
             still_targets = without_motion(targets)
             still += pit_loss(out_still, still_targets).loss.item()
-            still_identity += pit_loss(baselines_identity(without_motion(mix)),
-                                       still_targets).loss.item()
+            still_identity += pit_loss(baselines_identity(still_mix), still_targets).loss.item()
             result = pit_loss(out, targets)
             loss += result.loss.item()
             if out.shape[1] == 2:  # nothing to choose

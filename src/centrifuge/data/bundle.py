@@ -38,18 +38,15 @@ def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None
     work = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     try:
-        if textures_only:
-            work.mkdir(parents=True)
-            TextureBank.build(corpus.root).save(work / TEXTURES_GZ)
-            os.replace(work, target)
-            return target
-        (work / "clips").mkdir(parents=True)
-        for clip in corpus.clips:
-            shutil.copy2(corpus.path(clip), work / clip["file"])
-        manifest = json.loads((corpus.root / MANIFEST).read_text())
-        manifest["weights"] = []
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        TextureBank.build(corpus.root).save(work / TEXTURES)
+        work.mkdir(parents=True)
+        if not textures_only:
+            (work / "clips").mkdir()
+            for clip in corpus.clips:
+                shutil.copy2(corpus.path(clip), work / clip["file"])
+            manifest = json.loads((corpus.root / MANIFEST).read_text())
+            manifest["weights"] = []
+            (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        TextureBank.build(corpus.root).save(work / (TEXTURES_GZ if textures_only else TEXTURES))
         os.replace(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

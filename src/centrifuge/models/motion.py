@@ -90,13 +90,14 @@ def compensated_averages(video: torch.Tensor, velocities: torch.Tensor) -> torch
     k = velocities.shape[1]
     frames = video.permute(0, 2, 1, 3, 4)  # (B, T, C, H, W)
     steps = torch.arange(t, device=video.device, dtype=video.dtype)
+    # the frames and a channel of ones: shifted together, it counts who covers a pixel
+    stack = torch.cat([frames.reshape(b * t, c, h, w),
+                       torch.ones(b * t, 1, h, w, device=video.device)], 1)
     out = []
     for i in range(k):
         v = velocities[:, i].to(video.dtype)  # (B, 2)
         back = -(steps.view(1, t, 1) * v.view(b, 1, 2)).reshape(b * t, 2)
         # every frame onto frame 0, each pixel averaged over the frames that cover it
-        stack = torch.cat([frames.reshape(b * t, c, h, w),
-                           torch.ones(b * t, 1, h, w, device=video.device)], 1)
         moved = _shift(stack, back, "zeros").view(b, t, c + 1, h, w).sum(1)
         first = moved[:, :c] / moved[:, c:].clamp_min(1e-3)  # (B, C, H, W)
         # then back along the motion to every frame

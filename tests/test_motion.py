@@ -6,7 +6,12 @@ import torch.nn.functional as F
 
 from centrifuge.errors import ConfigError
 from centrifuge.models import create_model
-from centrifuge.models.motion import compensated_averages, dominant_velocities
+from centrifuge.models.motion import (
+    bank_speeds,
+    compensated_averages,
+    dominant_velocities,
+    velocity_bank,
+)
 
 T = 8
 
@@ -57,3 +62,39 @@ def test_small_network_with_motion_channels_starts_at_identity_at_any_size():
         assert torch.equal(model(video), video[:, None].expand(-1, 2, -1, -1, -1, -1))
     with pytest.raises(ConfigError, match="motion must be"):
         create_model("centrifuge_small", motion=9)
+
+
+def test_bank_speeds_are_fine_where_slow_and_coarse_where_fast():
+    assert bank_speeds(0) == [0]
+    assert bank_speeds(2) == [-2, -1, 0, 1, 2]
+    assert bank_speeds(5) == [-4, -2, -1, 0, 1, 2, 4]
+
+
+def test_velocity_bank_holds_the_average_along_each_layers_motion(blend):
+    a, b, mix = blend
+    bank = velocity_bank(mix, 2)[0]  # 25 velocities, (dy, dx) row-major over the speeds
+    assert bank.shape == (25, 3, T, 64, 64)
+    at = {v: bank[(v[0] + 2) * 5 + v[1] + 2] for v in [(1, 2), (-2, 1), (0, 0)]}
+    assert torch.allclose(at[(1, 2)], compensated_averages(mix, torch.tensor([[[1.0, 2.0]]]))[0, 0])
+    assert torch.equal(at[(0, 0)][:, 1:], at[(0, 0)][:, :1].expand(-1, T - 1, -1, -1))
+    # of all 25, the average closest to each layer is the one along that layer's motion
+    best_a = max(range(25), key=lambda i: corr(bank[i], a))
+    best_b = max(range(25), key=lambda i: corr(bank[i], b))
+    assert (best_a, best_b) == ((1 + 2) * 5 + 2 + 2, (-2 + 2) * 5 + 1 + 2)
+
+
+def test_bank_head_routes_a_layer_from_the_average_along_its_motion(blend):
+    a, b, mix = blend
+    model = create_model("centrifuge_small", bank=2)
+    assert torch.equal(model(mix), mix[:, None].expand(-1, 2, -1, -1, -1, -1))  # Identity
+    with torch.no_grad():  # layer 0: weight 1 on the average along (1, 2); layer 1: none
+        model.route.bias[(1 + 2) * 5 + 2 + 2] = 1.0
+        out = model(mix)[0]
+    # masks ½ each at init, so n·½·(V + 1·(A − V)) = A: the routed average itself
+    expected = compensated_averages(mix, torch.tensor([[[1.0, 2.0]]]))[0, 0]
+    assert torch.allclose(out[0], expected, atol=1e-5)
+    assert torch.equal(out[1], mix[0])
+    assert corr(out[0], a) > corr(mix[0], a) + 0.05
+    for bad in ({"bank": 9}, {"bank": 2, "head": "residual"}):
+        with pytest.raises(ConfigError, match="bank"):
+            create_model("centrifuge_small", **bad)

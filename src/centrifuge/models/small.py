@@ -22,7 +22,13 @@ three changes chosen for learning fast from few blends (each measured at equal C
 ``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation. ``motion=k`` adds, as
 input channels of the first block and of the head, the clip averaged along each of its
 ``k`` dominant motions (:mod:`centrifuge.models.motion`): these networks never learned
-to use motion by themselves (docs/campaign.md).
+to use motion by themselves (docs/campaign.md). ``bank=r`` adds the clip averaged along
+every velocity of a fixed grid up to r pixels per frame (K of them,
+:func:`~centrifuge.models.motion.velocity_bank`): their grey versions, summed to a few
+channels, join the input, and the head routes among them per pixel,
+``Oⁱ = n·mⁱ·(V + Σ_c qⁱ_c·(A_c − V)) + Δⁱ`` with qⁱ (zero at init) predicted per pixel —
+a layer taken from the averages along its own local motion, where the global velocities
+of ``motion`` are often wrong.
 
 Shape: ``(B, 3, T, H, W)`` in [0, 1] → ``(B, n, 3, T, H, W)``; H and W are padded to a
 multiple of ``2**(levels-1)``, T to nothing.
@@ -44,9 +50,10 @@ from centrifuge.models.centrifuge import (
     check_n_outputs,
     config_from_mapping,
 )
-from centrifuge.models.motion import motion_channels
+from centrifuge.models.motion import bank_speeds, motion_channels, velocity_bank
 
 HEADS = ("mask", "residual")
+BANK_FEATURES = 8
 
 
 @dataclass
@@ -61,6 +68,8 @@ class SmallConfig:
         groups: GroupNorm groups (each width must divide by it).
         motion: motion-compensated averages of this many dominant motions as extra
             input channels (0: none).
+        bank: radius in pixels per frame of the velocity bank the head routes among
+            (0: none).
     """
 
     n_outputs: int = 2
@@ -69,6 +78,7 @@ class SmallConfig:
     consistent: bool = False
     groups: int = 4
     motion: int = 0
+    bank: int = 0
 
     def __post_init__(self):
         check_n_outputs(self.n_outputs)
@@ -87,6 +97,11 @@ class SmallConfig:
         if not isinstance(self.motion, int) or not 0 <= self.motion <= 4:
             raise ConfigError(f"motion must be a whole number of motions in 0..4, "
                               f"got {self.motion!r}")
+        if not isinstance(self.bank, int) or not 0 <= self.bank <= 8:
+            raise ConfigError(f"bank must be a radius in 0..8 pixels per frame, "
+                              f"got {self.bank!r}")
+        if self.bank and self.head != "mask":
+            raise ConfigError("bank applies to head=mask only")
         if not isinstance(self.groups, int) or self.groups < 1:
             raise ConfigError(f"groups must be a positive integer, got {self.groups!r}")
         bad = [c for c in self.widths if not 1 <= c <= MAX_CHANNELS or c % self.groups]
@@ -119,15 +134,29 @@ class SmallSeparator(LayerModel):
     def __init__(self, config: SmallConfig):
         super().__init__(config)
         w, g = config.widths, config.groups
-        inputs = 3 + 3 * config.motion  # the clip and its motion-compensated averages
+        # the clip and its motion-compensated averages
+        inputs = 3 + 3 * config.motion
+        self.bank_size = len(bank_speeds(config.bank)) ** 2 if config.bank else 0
+        first = inputs
+        if self.bank_size:
+            # the bank's grey, summed to a few channels per voxel (1×1×1: a 3×3×3 conv
+            # over K ≈ 49 channels at full size would cost more than the whole body)
+            self.bank_in = nn.Conv3d(self.bank_size, BANK_FEATURES, 1)
+            first += BANK_FEATURES
         self.down = nn.ModuleList(
-            [_block(inputs if i == 0 else w[i - 1], c, g) for i, c in enumerate(w)])
+            [_block(first if i == 0 else w[i - 1], c, g) for i, c in enumerate(w)])
         self.up = nn.ModuleList(
             [_block(w[i + 1] + w[i], w[i], g) for i in reversed(range(len(w) - 1))])
         per_layer = 6 if config.head == "mask" else 3  # mask logits + Δ, or Δ
         self.head = nn.Conv3d(w[0] + inputs, per_layer * config.n_outputs, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        if self.bank_size:
+            # per pixel and layer, a weight for each bank average (1×1×1 from the last
+            # features, zero at init: the head starts as the plain mask head)
+            self.route = nn.Conv3d(w[0], self.bank_size * config.n_outputs, 1)
+            nn.init.zeros_(self.route.weight)
+            nn.init.zeros_(self.route.bias)
 
     @property
     def multiple(self) -> tuple[int, int, int]:
@@ -140,6 +169,10 @@ class SmallSeparator(LayerModel):
             extra = motion_channels(video, self.config.motion).to(video.dtype)
             inputs = torch.cat([video, extra], dim=1)
         x = inputs * 2 - 1
+        bank = None
+        if self.bank_size:
+            bank = velocity_bank(video, self.config.bank)  # (B, K, 3, T, H, W)
+            x = torch.cat([x, self.bank_in(bank.mean(2).to(x.dtype) * 2 - 1)], dim=1)
         skips = []
         for i, block in enumerate(self.down):
             if i:
@@ -158,6 +191,15 @@ class SmallSeparator(LayerModel):
         out = out.view(b, n, 6, t, h, w)
         mask = out[:, :, :3].softmax(dim=1)
         delta = out[:, :, 3:]
+        if bank is not None:  # route: V plus weighted differences to the bank's averages
+            q = self.route(x).float().view(b, n, self.bank_size, 1, t, h, w)
+            # (1 − Σq)·V + Σ q·A, one velocity at a time: an einsum here is a batch of
+            # 3×K×n matrix products per voxel, and indexing q[:, :, k] K times makes its
+            # backward fill a whole zero gradient of q per k — unbind stacks them once
+            routed = (1 - q.sum(2)) * v
+            for qk, ak in zip(q.unbind(2), bank.unbind(1), strict=True):
+                routed = routed + qk * ak[:, None]
+            v = routed
         if self.config.consistent:
             # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
             delta = delta - delta.mean(dim=1, keepdim=True)

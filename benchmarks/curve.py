@@ -10,7 +10,11 @@ The held-out set is fixed (seed 777 001, independent of any config's ``data.seed
 and the one ``benchmarks/learnability.py`` reports. ``--stages`` is a curriculum:
 comma-separated ``kind[:seconds]`` stages (``frozen1``: one layer static, ``alpha``:
 α drawn from [0.25, 0.75], ``frozen0``: both moving at α = ½); the last runs to the
-end. Two runs side by side with ``--threads 1`` each are an equal-time comparison.
+end. A stage may also change the training generator: ``+gentle`` (two backgrounds
+panning slowly, no sprites, no camera effects: ``GENTLE``) and ``+matched`` (both layers
+the same colour statistics), e.g. ``--stages frozen0+gentle+matched:480,frozen0`` — a
+curriculum that lets a network learn to use motion before colour can pay
+(docs/motion.md). Two runs side by side with ``--threads 1`` each are an equal-time comparison.
 Prints one table row per evaluation; ``--csv`` appends them to a file. With n > 2 outputs
 (``--args '{"n_outputs": 4}'``) the held-out ratio matches the best two outputs to the
 layers with the ground truth (what training optimises); "kept pair's ratio" scores the
@@ -46,6 +50,10 @@ from centrifuge.separation.selection import pair_stats
 from centrifuge.train.datamodule import make_source, synthetic_val_sets
 
 STAGES = {"frozen1": dict(frozen=1), "frozen0": dict(), "alpha": dict(alpha=[0.25, 0.75])}
+STAGE_OPTIONS = ("gentle", "matched")
+# the generator on which a network with motion channels first separated by motion
+GENTLE = {"sprites": [0, 0], "motion": 0.4, "motion_blur": 0, "noise": 0, "compression": 0,
+          "illumination": 0, "coherence": 0.7, "palette": 0.5}
 
 
 def batch(dataset, indices, match: bool = False):
@@ -67,14 +75,25 @@ def match_colour(layers: torch.Tensor) -> torch.Tensor:
     return ((layers - mean) / std * target_std + target_mean).clamp(0, 1)
 
 
-def parse_stages(text: str) -> list[tuple[str, float]]:
+def parse_stages(text: str) -> list[tuple[str, float, frozenset]]:
+    """``kind[+option…][:seconds]`` stages → (kind, seconds, options)."""
     stages = []
     for part in text.split(","):
-        kind, _, seconds = part.partition(":")
+        name, _, seconds = part.partition(":")
+        kind, *options = name.split("+")
         if kind not in STAGES:
             sys.exit(f"curve.py: unknown stage {kind!r}; use {', '.join(STAGES)}")
-        stages.append((kind, float(seconds) if seconds else float("inf")))
+        bad = [o for o in options if o not in STAGE_OPTIONS]
+        if bad:
+            sys.exit(f"curve.py: unknown stage option {bad[0]!r}; use "
+                     f"{', '.join(STAGE_OPTIONS)}")
+        stages.append((kind, float(seconds) if seconds else float("inf"), frozenset(options)))
     return stages
+
+
+def stage_name(stage) -> str:
+    kind, _, options = stage
+    return "+".join([kind, *sorted(options)])
 
 
 def baselines(held) -> tuple[float, float]:
@@ -157,10 +176,11 @@ def main(argv=None) -> None:
                              synthetic=SyntheticConfig(**json.loads(args.held_synthetic)),
                              val_synthetic=args.held)
     held_data = synthetic_val_sets(held_config)["transparent"]
-    train_source = make_source(DataConfig(source="synthetic", frames=args.frames,
-                                          size=args.size,
-                                          synthetic=SyntheticConfig(**json.loads(args.synthetic))),
-                               None)
+    def source(knobs: dict):
+        return make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size,
+                                      synthetic=SyntheticConfig(**knobs)), None)
+
+    train_source = source(json.loads(args.synthetic))
     held = [batch(held_data, range(k, min(k + 8, args.held)), args.match_colour)
             for k in range(0, args.held, 8)]
     identity, trivial_loss = baselines(held)
@@ -182,12 +202,13 @@ def main(argv=None) -> None:
         if now >= next_eval or now >= budget:
             loss, picked, still = evaluate(model, held, dtype)
             ratio, kept, trivial = loss / identity, picked / identity, trivial_loss / identity
-            row = (f"| {now:.0f} | {seen} | {stages[stage_i][0]} | {ratio:.3f} | {kept:.3f} | "
+            name = stage_name(stages[stage_i])
+            row = (f"| {now:.0f} | {seen} | {name} | {ratio:.3f} | {kept:.3f} | "
                    f"{trivial:.3f} | {still:.3f} |")
             print(row, flush=True)
             if args.csv:
                 with open(args.csv, "a") as f:
-                    f.write(f"{label}\t{now:.0f}\t{seen}\t{stages[stage_i][0]}\t{ratio:.4f}\t"
+                    f.write(f"{label}\t{now:.0f}\t{seen}\t{name}\t{ratio:.4f}\t"
                             f"{trivial:.4f}\t{kept:.4f}\t{still:.4f}\n")
             next_eval = now + args.eval_every
             if now >= budget:
@@ -198,11 +219,13 @@ def main(argv=None) -> None:
                 break
         if now - stage_start >= stages[stage_i][1] and stage_i + 1 < len(stages):
             stage_i, stage_start, data = stage_i + 1, now, None
+        kind, _, options = stages[stage_i]
         if data is None:
-            data = BlendedPairs(train_source, 10**9, seed=1000 + stage_i,
-                                blend=BlendConfig(**{"alpha": 0.5, **STAGES[stages[stage_i][0]]}))
+            data = BlendedPairs(source(GENTLE) if "gentle" in options else train_source,
+                                10**9, seed=1000 + stage_i,
+                                blend=BlendConfig(**{"alpha": 0.5, **STAGES[kind]}))
         mix, targets = batch(data, range(step * args.batch, (step + 1) * args.batch),
-                             args.match_colour)
+                             args.match_colour or "matched" in options)
         with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
             out = model(mix.contiguous(memory_format=torch.channels_last_3d))
         loss = pit_loss(out.float(), targets).loss

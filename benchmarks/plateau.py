@@ -32,6 +32,11 @@ layers, the better the model does). The layers of this generator always move apa
 a second measurement: the same blends with the motion taken out — every frame replaced
 by the first, in the mix and in both layers. A model that separates by motion loses its
 gain there; one that uses single-frame cues (palette, sharpness) keeps it.
+
+``--real`` takes the blends from the corpus val split instead (the seeded transparent
+blends of ``centrifuge evaluate``, real clips never trained on): which real blends a
+model separates, and how much real layers move at all — at 8×64² they barely do
+(docs/motion.md), so motion is no cue on that yardstick.
 """
 
 from __future__ import annotations
@@ -44,9 +49,12 @@ import torch
 from torch.utils.data import default_collate
 
 from centrifuge.config import DataConfig
-from centrifuge.data.pairs import stack_targets
+from centrifuge.data.clips import ClipSampler
+from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
+from centrifuge.data.videos import make_entries
 from centrifuge.evaluate import baselines
+from centrifuge.evaluate.blends import EVAL_SEED
 from centrifuge.losses import pit_loss
 from centrifuge.models.motion import compensated_averages, dominant_velocities
 from centrifuge.precision import cpu_header, resolve_precision
@@ -116,15 +124,23 @@ def main(argv=None) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--synthetic", default="{}", help="generator knobs as JSON (a run's "
                    "data.synthetic, e.g. '{\"coherence\": 0.7, \"palette\": 0.5}')")
+    p.add_argument("--real", action="store_true",
+                   help="blends of the corpus val split (centrifuge evaluate's) instead")
     args = p.parse_args(argv)
     chosen = resolve_precision(args.precision, "cpu")
     print(f"{cpu_header()} · {chosen.name} ({chosen.reason})\n")
     model, name = resolve_model(args.model, torch.device("cpu"))
     model.eval()
-    data = synthetic_val_sets(DataConfig(
-        source="synthetic", frames=args.frames, size=args.size,
-        synthetic=SyntheticConfig(**json.loads(args.synthetic)),
-        val_synthetic=args.held))["transparent"]
+    if args.real:
+        sampler = ClipSampler(make_entries("corpus", None, "val"), frames=args.frames,
+                              crop=args.size, train=False, cache=True)
+        data = BlendedPairs(sampler, args.held, seed=EVAL_SEED,
+                            blend=BlendConfig(blend="transparent"))
+    else:
+        data = synthetic_val_sets(DataConfig(
+            source="synthetic", frames=args.frames, size=args.size,
+            synthetic=SyntheticConfig(**json.loads(args.synthetic)),
+            val_synthetic=args.held))["transparent"]
     ratios, still, rows, found = [], [], [], []
 
     def ratio(mix, targets):
@@ -135,14 +151,16 @@ def main(argv=None) -> None:
 
     with torch.no_grad():
         for start in range(0, args.held, 8):
-            batch = default_collate([data[i] for i in range(start, min(start + 8, args.held))])
+            items = [data[i] for i in range(start, min(start + 8, args.held))]
+            batch = default_collate([{k: it[k] for k in ("mix", "v1", "v2")} for it in items])
             mix, targets = batch["mix"], stack_targets(batch)
             ratios += ratio(mix, targets)
             still += ratio(baselines.without_motion(mix), baselines.without_motion(targets))
             rows += [cues(t) for t in targets]
             found += velocities_found(mix, targets)
     ratios, still = np.array(ratios), np.array(still)
-    print(f"{name}: {len(ratios)} held-out transparent blends ({args.frames}×{args.size}²); "
+    kind = "real val" if args.real else "held-out"
+    print(f"{name}: {len(ratios)} {kind} transparent blends ({args.frames}×{args.size}²); "
           f"per-blend ratio to Identity: median {np.median(ratios):.3f}, below 0.8 on "
           f"{np.mean(ratios < 0.8):.0%}, above 1 on {np.mean(ratios > 1):.0%}")
     print(f"mean per-blend ratio {ratios.mean():.3f} moving; {still.mean():.3f} with the motion "

@@ -17,7 +17,7 @@ outputs of an n-layer model are not needed for PIT (it matches the best two).
 :func:`without_motion` is a yardstick of another kind: the same blend with every frame
 replaced by the first. A model that separates by motion — the cue a video has and a
 photograph lacks — does worse on it than on the moving blend; the CPU campaign's models
-do as well or better (``benchmarks/plateau.py``, docs/campaign.md).
+do as well or better (``benchmarks/plateau.py``, docs/motion.md).
 """
 
 from __future__ import annotations

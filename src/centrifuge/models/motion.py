@@ -1,7 +1,7 @@
 """Motion handed to a network instead of left for it to discover.
 
 The CPU campaign's networks separate by colour, never by motion: on the same blends
-with every frame replaced by the first they do as well (docs/campaign.md, "What the
+with every frame replaced by the first they do as well (docs/motion.md, "What the
 plateau is"). A transparent blend of two layers moving differently holds, for each
 layer, a way to see it alone: follow the layer's motion and average over time — that
 layer stays sharp, the other smears. This module computes that, with no learning, as
@@ -20,7 +20,7 @@ and sprites with their own paths break that, and the network has to learn how fa
 trust the channels. Shape: ``(B, 3, T, H, W)`` → ``(B, k, 2)`` and ``(B, k, 3, T, H, W)``.
 
 The global velocities are often wrong where it matters: on held-out blends of the
-gentle generator (docs/campaign.md) both layers' velocities are found within 0.5 px per
+gentle generator (docs/motion.md) both layers' velocities are found within 0.5 px per
 frame in only 41 % of blends — the second peak is a side lobe of the first, or the
 layers zoom, turn and accelerate. :func:`velocity_bank` drops the estimate: the clip
 averaged along *every* velocity of a fixed grid (:func:`bank_speeds`), so that a network

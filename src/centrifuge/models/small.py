@@ -22,7 +22,7 @@ three changes chosen for learning fast from few blends (each measured at equal C
 ``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation. ``motion=k`` adds, as
 input channels of the first block and of the head, the clip averaged along each of its
 ``k`` dominant motions (:mod:`centrifuge.models.motion`): these networks never learned
-to use motion by themselves (docs/campaign.md). ``bank=r`` adds the clip averaged along
+to use motion by themselves (docs/motion.md). ``bank=r`` adds the clip averaged along
 every velocity of a fixed grid up to r pixels per frame (K of them,
 :func:`~centrifuge.models.motion.velocity_bank`): their grey versions, summed to a few
 channels, join the input, and the head routes among them per pixel,

@@ -21,8 +21,8 @@ trust the channels. Shape: ``(B, 3, T, H, W)`` → ``(B, k, 2)`` and ``(B, k, 3,
 
 The global velocities are often wrong where it matters: on held-out blends of the
 gentle generator (docs/motion.md) both layers' velocities are found within 0.5 px per
-frame in only 41 % of blends — the second peak is a side lobe of the first, or the
-layers zoom, turn and accelerate. :func:`velocity_bank` drops the estimate: the clip
+frame in only 32 % of blends — the second peak is often not the other layer's, and
+the layers zoom, turn and accelerate. :func:`velocity_bank` drops the estimate: the clip
 averaged along *every* velocity of a fixed grid (:func:`bank_speeds`), so that a network
 can choose per pixel which one holds a layer — a local, learned choice instead of a
 global guess (``centrifuge_small``'s ``bank`` argument).

@@ -38,6 +38,7 @@ import torch
 from torch.utils.data import default_collate
 
 from centrifuge.config import DataConfig
+from centrifuge.data.mixing import match_colour
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate.baselines import baseline_losses, without_motion
@@ -64,15 +65,6 @@ def batch(dataset, indices, match: bool = False):
     alpha = b["alpha"][:, None]  # (B, 1, 1, T, H, W) against (B, 2, 3, T, H, W)
     mix = (alpha * targets[:, :1] + (1 - alpha) * targets[:, 1:]).squeeze(1)
     return mix, targets
-
-
-def match_colour(layers: torch.Tensor) -> torch.Tensor:
-    """Layers ``(B, 2, 3, T, H, W)`` with each channel's mean and standard deviation set
-    to the two layers' average, per blend: no palette or contrast tells them apart."""
-    mean = layers.mean((3, 4, 5), keepdim=True)
-    std = layers.std((3, 4, 5), keepdim=True).clamp_min(1e-3)
-    target_mean, target_std = mean.mean(1, keepdim=True), std.mean(1, keepdim=True)
-    return ((layers - mean) / std * target_std + target_mean).clamp(0, 1)
 
 
 def parse_stages(text: str) -> list[tuple[str, float, frozenset]]:

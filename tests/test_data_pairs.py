@@ -282,3 +282,23 @@ def test_sensor_noise_goes_on_the_blend_and_leaves_the_layers(video_folder):
         assert 0.004 < float(diff.std()) < 0.032
     with pytest.raises(ConfigError, match="sensor_noise"):
         BlendedPairs(sampler, 8, sensor_noise=1.5)
+
+
+def test_match_colour_gives_both_layers_one_palette_and_keeps_the_stream(video_folder):
+    sampler = ClipSampler(folder_entries(video_folder), frames=8, crop=32, train=True)
+    plain = BlendedPairs(sampler, 6, seed=4)
+    matched = BlendedPairs(sampler, 6, seed=4, match_colour=True)
+    apart = []
+    for i in range(6):
+        a, b = plain[i], matched[i]
+        assert a["meta"] == b["meta"]  # same clips, same crops: it draws nothing
+        for item, gap in ((a, apart), (b, None)):
+            m1, m2 = item["v1"].mean((1, 2, 3)), item["v2"].mean((1, 2, 3))
+            if gap is None:
+                assert torch.allclose(m1, m2, atol=0.02)  # equal up to the [0, 1] clamp
+            else:
+                gap.append(float((m1 - m2).abs().max()))
+        assert torch.allclose(b["mix"], (b["v1"] + b["v2"]) / 2, atol=1e-6)
+    assert max(apart) > 0.05  # the natural pairs do differ in colour
+    with pytest.raises(ConfigError, match="match_colour"):
+        BlendedPairs(sampler, 6, match_colour="yes")

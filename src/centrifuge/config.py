@@ -65,7 +65,9 @@ class DataConfig:
     which 32 real val blends cannot. ``sensor_noise``: training only — the probability
     that a blend gets sensor noise after blending, its targets clean
     (:class:`~centrifuge.data.pairs.BlendedPairs`); with ``synthetic.noise: 0`` no target
-    carries noise a model cannot attribute.
+    carries noise a model cannot attribute. ``match_colour``: training only — both
+    layers of every blend get the same per-channel mean and spread, so no colour cast
+    tells them apart (docs/motion.md: better real-val ratios than natural blends).
     """
 
     source: str = "corpus"
@@ -98,6 +100,7 @@ class DataConfig:
     val_batch_size: int | None = None
     val_synthetic: int = 0
     sensor_noise: float = 0.0
+    match_colour: bool = False
     curriculum: list = field(default_factory=list)
     seed: int = 0
 
@@ -297,13 +300,14 @@ def validate(config: TrainConfig) -> TrainConfig:
                           "data.source mixed)")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
-    from centrifuge.data.pairs import check_audio, check_sensor_noise
+    from centrifuge.data.pairs import check_audio, check_match_colour, check_sensor_noise
 
     check_audio(d.audio, d.audio_v2)
     from centrifuge.data.curriculum import check_curriculum
 
     check_curriculum(d.curriculum, d.blend_config())
     check_sensor_noise(d.sensor_noise)
+    check_match_colour(d.match_colour)
     if d.val_synthetic < 0:
         raise ConfigError(f"data.val_synthetic must be ≥ 0, got {d.val_synthetic}")
     if d.val_samples == 0 and d.val_synthetic == 0:

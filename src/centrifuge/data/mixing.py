@@ -37,6 +37,17 @@ def blend(v1: torch.Tensor, v2: torch.Tensor, alpha: torch.Tensor | float) -> to
     return alpha * v1 + (1.0 - alpha) * v2
 
 
+def match_colour(layers: torch.Tensor) -> torch.Tensor:
+    """Layers ``(..., 2, 3, T, H, W)`` with each channel's mean and standard deviation set
+    to the two layers' average, per pair: no palette or contrast tells them apart, what
+    is left is structure (and motion). Colour-matched training blends gave the campaign's
+    networks better real-val ratios than natural ones (docs/motion.md)."""
+    mean = layers.mean((-3, -2, -1), keepdim=True)
+    std = layers.std((-3, -2, -1), keepdim=True).clamp_min(1e-3)
+    target_mean, target_std = mean.mean(-5, keepdim=True), std.mean(-5, keepdim=True)
+    return ((layers - mean) / std * target_std + target_mean).clamp(0, 1)
+
+
 def transparent_alpha(shape: tuple[int, ...], alpha: float) -> torch.Tensor:
     """Constant α mask ``(1, T, H, W)``: transparent blending (CVPR eq. 1)."""
     return torch.full((1, *shape), float(alpha))

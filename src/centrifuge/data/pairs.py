@@ -24,6 +24,7 @@ from centrifuge.data.mixing import (
     SENSOR_NOISE_SIGMA,
     blend,
     frozen,
+    match_colour,
     occlusion_alpha,
     pure_colour,
     reflection_blend,
@@ -115,6 +116,11 @@ def check_audio(audio: bool, audio_v2: bool) -> None:
                           "with sound, for a C3 model)")
 
 
+def check_match_colour(match_colour) -> None:
+    if not isinstance(match_colour, bool):
+        raise ConfigError(f"data.match_colour must be true or false, got {match_colour!r}")
+
+
 def check_sensor_noise(sensor_noise: float) -> None:
     """``sensor_noise`` is the probability that a blend gets sensor noise."""
     if not 0 <= sensor_noise <= 1:
@@ -149,6 +155,9 @@ class BlendedPairs(Dataset):
             a camera adds it to what it sees; the layers (targets) stay clean. Per-layer
             noise (``synthetic.noise``) is a part of each target that no model can
             attribute. Drawn last, so 0 leaves every item of a stream as it was.
+        match_colour: give both layers the same per-channel mean and spread
+            (:func:`~centrifuge.data.mixing.match_colour`) before blending; for
+            training (it draws nothing, so the stream is otherwise unchanged).
     """
 
     def __init__(
@@ -162,9 +171,12 @@ class BlendedPairs(Dataset):
         audio_offset: float = 0.0,
         audio_v2: bool = False,
         sensor_noise: float = 0.0,
+        match_colour: bool = False,
     ):
         check_audio(audio, audio_v2)
         check_sensor_noise(sensor_noise)
+        check_match_colour(match_colour)
+        self.match_colour = match_colour
         self.sensor_noise = float(sensor_noise)
         self.audio_v2 = bool(audio_v2)
         self.sampler = sampler
@@ -199,6 +211,8 @@ class BlendedPairs(Dataset):
         v1 = frames_to_tensor(f1)
         if f2 is not None:
             v2 = frames_to_tensor(f2)
+        if self.match_colour and f2 is not None:
+            v1, v2 = match_colour(torch.stack([v1, v2])).unbind(0)
         kind = cfg.draw_kind(rng)
         if kind == "reflection":
             r = reflection_blend(v1, v2, rng)

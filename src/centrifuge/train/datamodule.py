@@ -82,7 +82,8 @@ class BlendedDataModule(L.LightningDataModule):
             self.train_set = curriculum_pairs(
                 self.train_source(), length, seed=c.seed, blend=self.cfg.blend_config(),
                 stages=c.curriculum, items_per_step=c.batch_size * world * self.accumulate,
-                audio=c.audio, audio_v2=c.audio_v2, sensor_noise=c.sensor_noise)
+                audio=c.audio, audio_v2=c.audio_v2, sensor_noise=c.sensor_noise,
+                match_colour=c.match_colour)
             # Validation is real video: the corpus val split unless told otherwise.
             real = c.source if c.source not in ("synthetic", "mixed") else c.real_source
             val_source = c.val_source or real

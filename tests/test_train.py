@@ -154,6 +154,30 @@ def test_sigint_saves_a_checkpoint_that_resumes(videos, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_sigterm_to_the_process_group_saves_a_checkpoint(videos, tmp_path):
+    # A scheduler (or `pkill -f`) signals every process of the job, DataLoader workers
+    # too: a worker killed under the trainer used to abort it before anything was saved.
+    args = overrides(videos, tmp_path / "runs", steps=400, **{"trainer.val_every": 400,
+                                                              "data.workers": 1})
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "centrifuge", "train", "-c", "tiny", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    started = False
+    while time.time() < deadline and not started:
+        found = list((tmp_path / "runs").glob("*/logs/segment-0/metrics.csv"))
+        started = bool(found) and found[0].read_text().count("\n") >= 4
+        time.sleep(0.5)
+    assert started, "training did not start"
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:]
+    ckpt = found[0].parents[2] / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file() and "centrifuge train --resume" in out
+    assert 0 < torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] < 400
+
+
 def test_ddp_two_processes_gloo(videos, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(HELPERS / "ddp_worker.py"), str(tmp_path), str(videos)]

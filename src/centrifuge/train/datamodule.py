@@ -9,6 +9,7 @@ continues with exactly the data it would have seen, and DDP ranks never share an
 from __future__ import annotations
 
 import dataclasses
+import signal
 from collections.abc import Callable
 
 import lightning as L
@@ -107,7 +108,7 @@ class BlendedDataModule(L.LightningDataModule):
         sampler = StepSampler(c.batch_size, self.total_batches, self._position)
         return DataLoader(self.train_set, batch_size=c.batch_size, sampler=sampler,
                           num_workers=c.workers, persistent_workers=c.workers > 0,
-                          drop_last=True)
+                          drop_last=True, worker_init_fn=ignore_sigterm)
 
     @property
     def val_names(self) -> list[str]:
@@ -119,8 +120,18 @@ class BlendedDataModule(L.LightningDataModule):
         c = self.cfg
         sets = [s for s in (self.val_set, *self.synthetic_val_sets.values()) if s is not None]
         loaders = [DataLoader(s, batch_size=c.val_batch_size or c.batch_size,
-                              num_workers=min(c.workers, 1)) for s in sets]
+                              num_workers=min(c.workers, 1), worker_init_fn=ignore_sigterm)
+                   for s in sets]
         return loaders if len(loaders) > 1 else loaders[0]
+
+
+def ignore_sigterm(worker_id: int) -> None:
+    """DataLoader workers leave SIGTERM to the trainer. A scheduler (or ``pkill -f``)
+    signals the whole process group; a worker that died of it made the trainer raise
+    "DataLoader worker killed" mid-step, before the checkpoint that SIGTERM exists to get
+    (GracefulInterrupt). Workers still end with the trainer: PyTorch's watchdog stops
+    them once their parent is gone."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 SYNTHETIC_VAL_SEED = 777_001  # benchmarks/learnability.py and curve.py use the same blends

@@ -28,7 +28,11 @@ every velocity of a fixed grid up to r pixels per frame (K of them,
 channels, join the input, and the head routes among them per pixel,
 ``Oⁱ = n·mⁱ·(V + Σ_c qⁱ_c·(A_c − V)) + Δⁱ`` with qⁱ (zero at init) predicted per pixel —
 a layer taken from the averages along its own local motion, where the global velocities
-of ``motion`` are often wrong.
+of ``motion`` are often wrong. ``prior=endpoint`` adds a frozen Kinetics-400 I3D trunk up
+to that endpoint (``Conv3d_2c_3x3``, ``Mixed_3c`` or ``Mixed_4f``); each tapped endpoint's
+features, through a zero-initialised 1×1×1 projection, are added to the U-Net's encoder
+at the level of the same stride: natural-image features the small network cannot learn
+from a few thousand blends (docs/prior.md).
 
 Shape: ``(B, 3, T, H, W)`` in [0, 1] → ``(B, n, 3, T, H, W)``; H and W are padded to a
 multiple of ``2**(levels-1)``, T to nothing.
@@ -54,6 +58,9 @@ from centrifuge.models.motion import bank_speeds, motion_channels, velocity_bank
 
 HEADS = ("mask", "residual")
 BANK_FEATURES = 8
+# I3D endpoints a prior may tap, with the U-Net level of the same spatial stride
+PRIOR_TAPS = {"Conv3d_2c_3x3": 2, "Mixed_3c": 3, "Mixed_4f": 4}
+PRIOR_INITS = ("kinetics400", "scratch")
 
 
 @dataclass
@@ -70,6 +77,10 @@ class SmallConfig:
             input channels (0: none).
         bank: radius in pixels per frame of the velocity bank the head routes among
             (0: none).
+        prior: a frozen I3D trunk up to this endpoint whose features join the encoder
+            ("": none; one of :data:`PRIOR_TAPS`).
+        encoder_init: ``kinetics400`` loads DeepMind's weights into the prior when the
+            model is built; ``scratch`` when its weights come from a checkpoint.
     """
 
     n_outputs: int = 2
@@ -79,6 +90,8 @@ class SmallConfig:
     groups: int = 4
     motion: int = 0
     bank: int = 0
+    prior: str = ""
+    encoder_init: str = "kinetics400"
 
     def __post_init__(self):
         check_n_outputs(self.n_outputs)
@@ -102,6 +115,12 @@ class SmallConfig:
                               f"got {self.bank!r}")
         if self.bank and self.head != "mask":
             raise ConfigError("bank applies to head=mask only")
+        if self.prior and self.prior not in PRIOR_TAPS:
+            raise ConfigError(f"prior must be one of {', '.join(PRIOR_TAPS)} or empty, "
+                              f"got {self.prior!r}")
+        if self.encoder_init not in PRIOR_INITS:
+            raise ConfigError(f"encoder_init must be one of {', '.join(PRIOR_INITS)}, "
+                              f"got {self.encoder_init!r}")
         if not isinstance(self.groups, int) or self.groups < 1:
             raise ConfigError(f"groups must be a positive integer, got {self.groups!r}")
         bad = [c for c in self.widths if not 1 <= c <= MAX_CHANNELS or c % self.groups]
@@ -157,6 +176,36 @@ class SmallSeparator(LayerModel):
             self.route = nn.Conv3d(w[0], self.bank_size * config.n_outputs, 1)
             nn.init.zeros_(self.route.weight)
             nn.init.zeros_(self.route.bias)
+        self.prior, self.taps = None, {}
+        if config.prior:
+            self._build_prior(config)
+
+    def _build_prior(self, config: SmallConfig) -> None:
+        from centrifuge.models.i3d import InceptionI3d
+
+        self.prior = InceptionI3d(config.prior)
+        self.prior.requires_grad_(False)
+        self.prior.eval()
+        taps = list(PRIOR_TAPS)[: list(PRIOR_TAPS).index(config.prior) + 1]
+        # deeper than the U-Net: added at its deepest level (resized)
+        self.taps = {name: min(PRIOR_TAPS[name], len(config.widths) - 1) for name in taps}
+        self.tap_proj = nn.ModuleDict()
+        for name, level in self.taps.items():
+            proj = nn.Conv3d(self.prior.channels[name], config.widths[level], 1)
+            nn.init.zeros_(proj.weight)  # starts as the network without a prior
+            nn.init.zeros_(proj.bias)
+            self.tap_proj[name] = proj
+        if config.encoder_init == "kinetics400":
+            from centrifuge.models.kinetics import load_kinetics400
+
+            load_kinetics400(self.prior)
+
+    def train(self, mode: bool = True):
+        # the prior is frozen: its BatchNorm keeps Kinetics' statistics in training too
+        super().train(mode)
+        if self.prior is not None:
+            self.prior.eval()
+        return self
 
     @property
     def multiple(self) -> tuple[int, int, int]:
@@ -173,11 +222,17 @@ class SmallSeparator(LayerModel):
         if self.bank_size:
             bank = velocity_bank(video, self.config.bank)  # (B, K, 3, T, H, W)
             x = torch.cat([x, self.bank_in(bank.mean(2).to(x.dtype) * 2 - 1)], dim=1)
+        added = self._prior_features(video) if self.prior is not None else {}
         skips = []
         for i, block in enumerate(self.down):
             if i:
                 x = F.max_pool3d(x, (1, 2, 2))
             x = block(x)
+            for name, level in self.taps.items() if added else ():
+                if level == i:
+                    f = F.interpolate(added[name], size=x.shape[2:], mode="trilinear",
+                                      align_corners=False)
+                    x = x + self.tap_proj[name](f.to(x.dtype))
             skips.append(x)
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[2:], mode="trilinear", align_corners=False)
@@ -204,6 +259,12 @@ class SmallSeparator(LayerModel):
             # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
             delta = delta - delta.mean(dim=1, keepdim=True)
         return n * mask * v + delta
+
+
+    def _prior_features(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():  # frozen, and its input needs no gradient
+            features = self.prior(video)
+        return {name: features[name] for name in self.taps}
 
 
 SmallSeparator.config_class = SmallConfig

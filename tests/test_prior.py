@@ -61,3 +61,11 @@ def test_a_saved_prior_model_loads_without_the_corpus(real_corpus, tmp_path, mon
     x = torch.rand(1, 3, 8, 32, 32)
     model.eval()
     assert torch.equal(loaded(x), model(x))
+
+
+def test_a_config_check_builds_a_prior_model_without_the_corpus(tmp_path, monkeypatch):
+    from centrifuge.config import load_config
+
+    monkeypatch.setenv("CENTRIFUGE_HOME", str(tmp_path / "no-corpus"))  # no weights here
+    config = load_config("small", ["model.args.prior=Mixed_3c"])
+    assert config.model.args["prior"] == "Mixed_3c"

@@ -195,7 +195,9 @@ class SmallSeparator(LayerModel):
             nn.init.zeros_(proj.weight)  # starts as the network without a prior
             nn.init.zeros_(proj.bias)
             self.tap_proj[name] = proj
-        if config.encoder_init == "kinetics400":
+        # on the meta device (a config check builds the model without weights) there is
+        # nothing to load into, and a check must not need the corpus
+        if config.encoder_init == "kinetics400" and proj.weight.device.type != "meta":
             from centrifuge.models.kinetics import load_kinetics400
 
             load_kinetics400(self.prior)

@@ -285,7 +285,8 @@ def train(
     stopper = next(c for c in trainer.callbacks if isinstance(c, GracefulInterrupt))
     try:
         with warnings.catch_warnings():
-            if config.optim.train_only:  # frozen parts are in eval mode on purpose
+            # frozen parts (train_only, a small model's prior) are in eval mode on purpose
+            if config.optim.train_only or config.model.args.get("prior"):
                 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     except BaseException as e:

@@ -137,6 +137,8 @@ def main(argv=None) -> None:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0,
+                   help="initialisation and training-blend seed (held-out blends stay fixed)")
     p.add_argument("--held", type=int, default=64)
     p.add_argument("--stages", default="frozen0")
     p.add_argument("--synthetic", default="{}",
@@ -158,7 +160,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     precision = resolve_precision(args.precision, torch.device("cpu"))
     dtype = precision.dtype
     model = create_model(args.model, **json.loads(args.args))
@@ -214,7 +216,7 @@ def main(argv=None) -> None:
         kind, _, options = stages[stage_i]
         if data is None:
             data = BlendedPairs(source(GENTLE) if "gentle" in options else train_source,
-                                10**9, seed=1000 + stage_i,
+                                10**9, seed=1000 + stage_i + 100 * args.seed,
                                 blend=BlendConfig(**{"alpha": 0.5, **STAGES[kind]}))
         mix, targets = batch(data, range(step * args.batch, (step + 1) * args.batch),
                              args.match_colour or "matched" in options)

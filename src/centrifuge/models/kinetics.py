@@ -121,7 +121,11 @@ def load_kinetics400(model: torch.nn.Module, root: str | os.PathLike | None = No
 
     Every parameter of ``model`` must exist in the checkpoint with the same shape (so
     ``width`` must be 1); the classifier head is copied only if ``model`` has one.
+    A model on the meta device (a config check builds one without weights) is left as
+    it is: there is nothing to copy into, and a check must not need the corpus.
     """
+    if any(p.is_meta for p in model.parameters()):
+        return
     state = kinetics400_state_dict(root)
     own = model.state_dict()
     missing = [k for k in own if k not in state]

@@ -195,12 +195,15 @@ class SmallSeparator(LayerModel):
             nn.init.zeros_(proj.weight)  # starts as the network without a prior
             nn.init.zeros_(proj.bias)
             self.tap_proj[name] = proj
-        # on the meta device (a config check builds the model without weights) there is
-        # nothing to load into, and a check must not need the corpus
-        if config.encoder_init == "kinetics400" and proj.weight.device.type != "meta":
+        if config.encoder_init == "kinetics400":
             from centrifuge.models.kinetics import load_kinetics400
 
             load_kinetics400(self.prior)
+
+    def _prior_features(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():  # frozen, and its input needs no gradient
+            features = self.prior(video)
+        return {name: features[name] for name in self.taps}
 
     def train(self, mode: bool = True):
         # the prior is frozen: its BatchNorm keeps Kinetics' statistics in training too
@@ -230,9 +233,9 @@ class SmallSeparator(LayerModel):
             if i:
                 x = F.max_pool3d(x, (1, 2, 2))
             x = block(x)
-            for name, level in self.taps.items() if added else ():
-                if level == i:
-                    f = F.interpolate(added[name], size=x.shape[2:], mode="trilinear",
+            for name, f in added.items():
+                if self.taps[name] == i:
+                    f = F.interpolate(f, size=x.shape[2:], mode="trilinear",
                                       align_corners=False)
                     x = x + self.tap_proj[name](f.to(x.dtype))
             skips.append(x)
@@ -261,12 +264,6 @@ class SmallSeparator(LayerModel):
             # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
             delta = delta - delta.mean(dim=1, keepdim=True)
         return n * mask * v + delta
-
-
-    def _prior_features(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.no_grad():  # frozen, and its input needs no gradient
-            features = self.prior(video)
-        return {name: features[name] for name in self.taps}
 
 
 SmallSeparator.config_class = SmallConfig

@@ -1,7 +1,6 @@
 """Whether one training recipe beats another on real video: arms over seeds and splits.
 
-A 20-minute model's real-val ratio moves by ±0.02 with its training seed, and which
-model suits the 5 val clips does not carry over to other real clips (docs/prior.md,
+A 20-minute model's real-val ratio moves by ±0.02 with its training seed (docs/prior.md,
 "Four seeds"), so one run per arm cannot tell recipes apart. These functions summarise
 a grid of scores — ``(arm, seed, split) → ratio`` — into per-arm means and spreads,
 differences to a reference arm paired by seed, and the rank agreement of two splits
@@ -81,6 +80,7 @@ def compare_arms(scores: Mapping[Key, float], reference: str) -> list[dict]:
 def split_agreement(scores: Mapping[Key, float], a: str = "val", b: str = "train") -> float:
     """Spearman correlation, over every (arm, seed) scored on both splits, of their
     ratios on split ``a`` and split ``b``: near 1 when a model that is better on one set
-    of real clips is better on the other too."""
+    of clips is better on the other too (with the corpus train clips, which training
+    has seen, a check of memory rather than of transfer)."""
     both = [(arm, seed) for arm, seed, s in scores if s == a and (arm, seed, b) in scores]
     return spearman([scores[(*k, a)] for k in both], [scores[(*k, b)] for k in both])

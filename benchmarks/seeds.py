@@ -73,6 +73,13 @@ def ratio(path: Path, pick: str = "product") -> float:
     return result[pick]["ratio"]
 
 
+def best_trivial(path: Path) -> str:
+    """The best trivial baseline of an evaluation and its ratio to Identity."""
+    (result,) = json.loads(path.read_text())["results"]
+    name = result["best_trivial"]
+    return f"{name} {result['baselines'][name] / result['identity']:.3f}"
+
+
 def metrics(weights: Path) -> dict:
     with safe_open(str(weights), "pt") as f:
         return json.loads(f.metadata().get("metrics") or "{}")
@@ -138,8 +145,9 @@ def main(argv=None) -> None:
               for seed in args.seeds for name in names for split in SPLITS}
     print(f"\n{len(args.seeds)} seeds ({', '.join(map(str, args.seeds))}), "
           f"{args.frames}×{args.size}², {args.minutes:g} min each; real transparent blends, "
-          f"{args.samples} per split, the {args.pick} pair; ratio to Identity (the best trivial "
-          "baseline at 8×64²)")
+          f"{args.samples} per split, the {args.pick} pair; ratio to Identity (best trivial "
+          "baseline: " + ", ".join(f"{s} {best_trivial(scored(s, names[0], args.seeds[0]))}"
+                                   for s in SPLITS) + ")")
     # held-out synthetic: with n > 2 outputs, the pair that --pick scores
     print("\n| arm | blends (mean) | held-out synthetic | " +
           " | ".join(f"real {SPLIT_NAMES[s]}: mean ± spread | − {names[0]} (paired)"

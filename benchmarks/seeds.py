@@ -35,9 +35,8 @@ import sys
 import time
 from pathlib import Path
 
-from safetensors import safe_open
-
 from centrifuge.evaluate.compare import compare_arms, split_agreement
+from centrifuge.models.checkpoint import read_metadata
 
 HERE = Path(__file__).resolve().parent
 SPLITS = ("val", "train")
@@ -68,21 +67,16 @@ def run_all(jobs: list[tuple[str, list[str], Path]], parallel: int) -> None:
             print(f"[{time.perf_counter() - t0:6.0f} s] done  {name}", flush=True)
 
 
-def ratio(path: Path, pick: str = "product") -> float:
-    (result,) = json.loads(path.read_text())["results"]
-    return result[pick]["ratio"]
+def result(path: Path) -> dict:
+    """The one blend kind's results of a ``centrifuge evaluate --json`` file."""
+    (only,) = json.loads(path.read_text())["results"]
+    return only
 
 
 def best_trivial(path: Path) -> str:
     """The best trivial baseline of an evaluation and its ratio to Identity."""
-    (result,) = json.loads(path.read_text())["results"]
-    name = result["best_trivial"]
-    return f"{name} {result['baselines'][name] / result['identity']:.3f}"
-
-
-def metrics(weights: Path) -> dict:
-    with safe_open(str(weights), "pt") as f:
-        return json.loads(f.metadata().get("metrics") or "{}")
+    r = result(path)
+    return f"{r['best_trivial']} {r['baselines'][r['best_trivial']] / r['identity']:.3f}"
 
 
 def main(argv=None) -> None:
@@ -141,7 +135,7 @@ def main(argv=None) -> None:
                 if not scored(split, name, seed).exists()]
     run_all(evaluate, args.parallel)
 
-    scores = {(name, seed, split): ratio(scored(split, name, seed), args.pick)
+    scores = {(name, seed, split): result(scored(split, name, seed))[args.pick]["ratio"]
               for seed in args.seeds for name in names for split in SPLITS}
     print(f"\n{len(args.seeds)} seeds ({', '.join(map(str, args.seeds))}), "
           f"{args.frames}×{args.size}², {args.minutes:g} min each; real transparent blends, "
@@ -156,7 +150,7 @@ def main(argv=None) -> None:
     rows = {(r["arm"], r["split"]): r for r in compare_arms(scores, names[0])}
     held_key = "kept_pair_ratio" if args.pick == "product" else "held_out_ratio"
     for name in names:
-        m = [metrics(weights(name, seed)) for seed in args.seeds]
+        m = [read_metadata(weights(name, seed))["metrics"] or {} for seed in args.seeds]
         cells = [f"{sum(x.get('blends', 0) for x in m) / len(m):.0f}",
                  f"{sum(x.get(held_key, math.nan) for x in m) / len(m):.3f}"]
         for split in SPLITS:

@@ -63,6 +63,7 @@ def test_bad_configs_are_clear(tmp_path):
     ("data.audio_v2=true", "audio_v2 needs data.audio=true"),
     ("data.val_samples=0", "nothing to validate on"),
     ("data.val_samples=-1", "val_samples must be at least 0"),
+    ("data.texture_frames=0", "texture_frames must be at least 1"),
     ("trainer.max_minutes=-1", "max_minutes must be ≥ 0"),
     ("trainer.max_minutes=.nan", "max_minutes must be ≥ 0"),
 ])

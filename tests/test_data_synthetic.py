@@ -161,12 +161,15 @@ def test_bank_round_trips_through_a_file(bank, tmp_path):
 @pytest.mark.corpus
 def test_corpus_textures_come_from_train_clips_only():
     from centrifuge.data.corpus import Corpus
-    from centrifuge.data.textures import SIDE, _square, corpus_frames
+    from centrifuge.data.textures import SIDE, _square, corpus_frames, corpus_stills
     from centrifuge.io import read_video
 
     frames = corpus_frames(side=64, per_clip=2)
     corpus = Corpus.load()
     assert len(frames) == 2 * len(corpus.split("train"))
+    stills = corpus_stills(side=64)
+    assert len(stills) == sum(s["tiles"] for s in corpus.stills) >= 25
+    frames += stills
     # not one of them is a frame of a val clip
     val = [_square(f, 64) for c in corpus.split("val")
            for f in read_video(corpus.path(c), size=64).frames[::4]]

@@ -44,6 +44,10 @@ def add_corpus(sub) -> None:
             q.add_argument("--textures-only", action="store_true",
                            help="only the texture bank, gzipped (procedural training on a "
                                 "machine without PyAV, e.g. a lent GPU: tools/gpu/)")
+            q.add_argument("--texture-frames", type=cli_args.positive_int, default=6, metavar="N",
+                           help="frames of each train clip in the bank (data.texture_frames)")
+            q.add_argument("--texture-stills", action="store_true",
+                           help="the corpus stills in the bank too (data.texture_stills)")
     p.set_defaults(run=_run_corpus)
 
 
@@ -63,7 +67,9 @@ def _run_corpus(args) -> int:
     if args.corpus_command == "bundle":
         from centrifuge.data.bundle import make_bundle
 
-        target = make_bundle(args.target, args.root, textures_only=args.textures_only)
+        target = make_bundle(args.target, args.root, textures_only=args.textures_only,
+                             texture_frames=args.texture_frames,
+                             texture_stills=args.texture_stills)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         if args.textures_only:
             print(f"wrote {target} ({size / 2**20:.1f} MiB); train on procedural video "

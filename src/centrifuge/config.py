@@ -44,9 +44,10 @@ class DataConfig:
     layered video (:mod:`~centrifuge.data.synthetic`); ``mixed`` for both, a share
     ``synthetic_ratio`` of the clips synthetic and the rest from ``real_source``.
     ``textures``: a saved texture bank for the generator (default: built from
-    scikit-image's stills, procedural textures and, with ``texture_corpus``, frames of the
-    corpus train clips). Validation is real video, ``val_samples`` blends of
-    ``val_source``/``val_root`` (default: the corpus ``val`` split, or the training source
+    scikit-image's stills, procedural textures and, with ``texture_corpus``,
+    ``texture_frames`` frames of each corpus train clip; ``texture_stills`` adds the corpus
+    stills, photographs of scenes no clip shows). Validation is real video, ``val_samples``
+    blends of ``val_source``/``val_root`` (default: the corpus ``val`` split, or the training source
     when it is real and not the corpus); ``val_samples: 0`` leaves it out — for a machine
     without PyAV (a lent GPU), which then validates on ``val_synthetic`` alone.
     ``augment``: training-only changes to real clips;
@@ -77,6 +78,8 @@ class DataConfig:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     textures: str | None = None
     texture_corpus: bool = True
+    texture_frames: int = 6
+    texture_stills: bool = False
     val_source: str | None = None
     val_root: str | None = None
     frames: int = 32
@@ -317,6 +320,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     for name, value, low in (
         ("data.batch_size", d.batch_size, 1), ("data.frames", d.frames, 2),
         ("data.size", d.size, 16), ("data.stride", d.stride, 1), ("data.workers", d.workers, 0),
+        ("data.texture_frames", d.texture_frames, 1),
         ("data.val_samples", d.val_samples, 0), ("data.val_batch_size", d.val_batch_size, 1),
         ("trainer.max_steps", t.max_steps, 1), ("trainer.val_every", t.val_every, 1),
         ("trainer.log_every", t.log_every, 1), ("trainer.accumulate", t.accumulate, 1),

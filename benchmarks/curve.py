@@ -150,6 +150,13 @@ def main(argv=None) -> None:
     p.add_argument("--held-synthetic", default="{}",
                    help="generator knobs of the held-out blends too (another test set: its "
                         "ratios compare only with runs on the same one)")
+    p.add_argument("--textures", default=None,
+                   help="a saved texture bank for the *training* blends (the held-out set "
+                        "keeps the default bank, so its ratios still compare)")
+    p.add_argument("--texture-frames", type=int, default=6,
+                   help="frames of each corpus train clip in the training bank")
+    p.add_argument("--texture-stills", action="store_true",
+                   help="the corpus stills in the training bank too")
     p.add_argument("--match-colour", action="store_true",
                    help="same per-channel mean and spread for both layers of every blend")
     p.add_argument("--csv", default=None)
@@ -172,7 +179,10 @@ def main(argv=None) -> None:
     held_data = synthetic_val_sets(held_config)["transparent"]
     def source(knobs: dict):
         return make_source(DataConfig(source="synthetic", frames=args.frames, size=args.size,
-                                      synthetic=SyntheticConfig(**knobs)), None)
+                                      synthetic=SyntheticConfig(**knobs),
+                                      textures=args.textures,
+                                      texture_frames=args.texture_frames,
+                                      texture_stills=args.texture_stills), None)
 
     train_source = source(json.loads(args.synthetic))
     held = [batch(held_data, range(k, min(k + 8, args.held)), args.match_colour)

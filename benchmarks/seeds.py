@@ -21,7 +21,9 @@ memorised").
 Everything lands in ``--out`` (``ARM-sSEED.safetensors``, its log, ``curve.tsv``,
 ``eval-SPLIT-ARM-sSEED.json``); a job whose file is already there is skipped, so an
 interrupted comparison resumes where it stopped, across sessions.
-Arguments after ``--`` go to every ``curve.py`` run unchanged.
+Arguments after ``--`` go to every ``curve.py`` run unchanged; ``--arm-flags
+NAME='FLAGS'`` adds curve.py flags to one arm only, e.g. a training texture bank:
+``--arm diverse '{}' --arm-flags 'diverse=--textures runs/bank.safetensors'``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -88,6 +91,8 @@ def main(argv=None) -> None:
     p.add_argument("--arm", nargs=2, action="append", metavar=("NAME", "ARGS_JSON"),
                    required=True, help="an arm: its name and curve.py --args; the first is "
                                        "the reference")
+    p.add_argument("--arm-flags", action="append", default=[], metavar="NAME=FLAGS",
+                   help="curve.py flags for one arm only (one quoted string)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--minutes", type=float, default=20)
     p.add_argument("--frames", type=int, default=8)
@@ -107,6 +112,12 @@ def main(argv=None) -> None:
         except json.JSONDecodeError as e:
             p.error(f"arm {name}: its arguments are not JSON ({e}); "
                     "e.g. '{\"prior\": \"Mixed_3c\"}'")
+    arm_flags = {name: [] for name in names}
+    for item in args.arm_flags:
+        name, sep, flags = item.partition("=")
+        if not sep or name not in arm_flags:
+            p.error(f"--arm-flags {item!r}: expected NAME=FLAGS with NAME one of {names}")
+        arm_flags[name] += shlex.split(flags)
     args.out.mkdir(parents=True, exist_ok=True)
 
     def weights(name, seed):
@@ -117,7 +128,7 @@ def main(argv=None) -> None:
                "--frames", str(args.frames), "--size", str(args.size), "--threads", "1",
                "--seed", str(seed), "--args", a, "--label", f"{name} seed {seed}",
                "--csv", str(args.out / "curve.tsv"), "--save", str(weights(name, seed)),
-               *extra],
+               *extra, *arm_flags[name]],
               args.out / f"{name}-s{seed}.log")
              for seed in args.seeds for name, a in args.arm if not weights(name, seed).exists()]
     run_all(train, args.parallel)

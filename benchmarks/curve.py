@@ -153,7 +153,7 @@ def main(argv=None) -> None:
     p.add_argument("--textures", default=None,
                    help="a saved texture bank for the *training* blends (the held-out set "
                         "keeps the default bank, so its ratios still compare)")
-    p.add_argument("--texture-frames", type=int, default=6,
+    p.add_argument("--texture-frames", type=int, default=DataConfig.texture_frames,
                    help="frames of each corpus train clip in the training bank")
     p.add_argument("--texture-stills", action="store_true",
                    help="the corpus stills in the training bank too")

@@ -18,6 +18,7 @@ import yaml
 
 from centrifuge.data.augment import AugmentConfig
 from centrifuge.data.synthetic import SyntheticConfig
+from centrifuge.data.textures import FRAMES_PER_CLIP
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.losses import LossWeights
 
@@ -78,7 +79,7 @@ class DataConfig:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     textures: str | None = None
     texture_corpus: bool = True
-    texture_frames: int = 6
+    texture_frames: int = FRAMES_PER_CLIP
     texture_stills: bool = False
     val_source: str | None = None
     val_root: str | None = None

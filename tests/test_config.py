@@ -72,6 +72,13 @@ def test_new_data_fields_are_checked_at_load(override, message):
         load_config("cpu2", [override])
 
 
+def test_a_saved_bank_does_not_silently_drop_bank_options():
+    for option in ("data.texture_stills=true", "data.texture_frames=24"):
+        with pytest.raises(ConfigError, match="saved bank whose images are fixed"):
+            load_config("cpu2", ["data.textures=bank.safetensors", option])
+    assert load_config("cpu2", ["data.texture_stills=true"]).data.texture_stills
+
+
 def test_validation_on_held_out_synthetic_blends_alone_is_allowed():
     c = load_config("cpu2", ["data.val_samples=0", "data.val_synthetic=4"])
     from centrifuge.train.datamodule import monitored_metric, val_names

@@ -302,6 +302,11 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError("data.augment and data.length_power change real clips only; with "
                           "data.source synthetic they would be ignored: remove them (or use "
                           "data.source mixed)")
+    if d.textures and (d.texture_stills or d.texture_frames != FRAMES_PER_CLIP):
+        raise ConfigError("data.textures is a saved bank whose images are fixed: "
+                          "data.texture_stills / data.texture_frames would be ignored; choose "
+                          "them when writing it (`centrifuge corpus bundle --texture-stills "
+                          "--texture-frames N`) or drop data.textures")
     if not 0 <= d.synthetic_ratio <= 1:
         raise ConfigError(f"data.synthetic_ratio must be in [0, 1], got {d.synthetic_ratio}")
     from centrifuge.data.pairs import check_audio, check_match_colour, check_sensor_noise

@@ -87,6 +87,10 @@ class Corpus:
                 f"{path}: unreadable manifest ({e}); run `centrifuge corpus build` again"
             ) from None
 
+    def entries(self) -> list[dict]:
+        """Every file the manifest lists: clips, stills and weights."""
+        return [*self.clips, *self.stills, *self.weights]
+
     def split(self, name: str) -> list[dict]:
         return [c for c in self.clips if c["split"] == name]
 
@@ -267,7 +271,7 @@ def build(
     root.mkdir(parents=True, exist_ok=True)
     try:
         old = Corpus.load(root)
-        known = {e["id"]: e for e in (*old.clips, *old.stills, *old.weights)}
+        known = {e["id"]: e for e in old.entries()}
     except CorpusError:
         known = {}
     sources = list(sources)
@@ -339,7 +343,7 @@ def ensure(
     sources = list(sources)
     try:
         corpus = Corpus.load(root)
-        present = {e["id"] for e in (*corpus.clips, *corpus.stills, *corpus.weights)}
+        present = {e["id"] for e in corpus.entries()}
         if not corpus.missing and all(s.id in present for s in sources):
             return corpus
     except CorpusError:

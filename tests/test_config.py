@@ -72,6 +72,11 @@ def test_new_data_fields_are_checked_at_load(override, message):
         load_config("cpu2", [override])
 
 
+def test_a_model_without_weights_is_refused_for_training():
+    with pytest.raises(ConfigError, match="nothing to train"):
+        load_config("small", ["model.name=static_layer", "model.args={}"])
+
+
 def test_a_saved_bank_does_not_silently_drop_bank_options():
     for option in ("data.texture_stills=true", "data.texture_frames=24"):
         with pytest.raises(ConfigError, match="saved bank whose images are fixed"):

@@ -86,3 +86,17 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert {"mosaic.mp4", "contact.png", "summary.json", "input_mix.mp4",
             "truth_1_psychopy-talk.mp4", "truth_2_city-night.mp4", "layer_0.mp4"} <= names
     assert main(["demo", "-o", str(tmp_path)]) == 2  # outputs exist: needs --force
+
+
+@pytest.mark.corpus
+def test_camera_fixed_demo_separates(tmp_path, capsys):
+    """The still talking head and the panning city: static-layer beats the blend itself."""
+    from centrifuge.cli import main
+    from centrifuge.demo import run_demo
+
+    r = run_demo(tmp_path, camera_fixed=True, progress=False, seconds=2.0)
+    assert r["model"] == "static-layer" and r["frames"] > 32
+    assert r["model_loss"] < r["identity_loss"], r
+    assert (tmp_path / "static-layer" / "demo-mix" / "contact.png").is_file()
+    assert main(["demo", "--camera-fixed", "--audio", "-o", str(tmp_path / "x")]) == 2
+    assert "pick one" in capsys.readouterr().err

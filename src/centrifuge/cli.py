@@ -230,8 +230,10 @@ def add_evaluate(sub) -> None:
                     "trained on): the model card's numbers.",
     )
     p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
-    p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion"],
-                   default=["transparent", "occlusion"])
+    p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion", "camera-fixed"],
+                   default=["transparent", "occlusion"],
+                   help="camera-fixed: one clip as it is, the other panning past it (a "
+                        "windscreen reflection: motion is the cue, so give it 16+ --frames)")
     p.add_argument("--samples", type=cli_args.positive_int, default=64)
     p.add_argument("--frames", type=cli_args.at_least(4), default=32)
     p.add_argument("--size", type=cli_args.at_least(16), default=112)
@@ -270,6 +272,8 @@ def add_demo(sub) -> None:
     p.add_argument("--device", type=cli_args.device, default="cpu")
     p.add_argument("--audio", action="store_true", help="C3: blend speech with music, keep "
                    "the speech, get the talking layer as selected.mp4")
+    p.add_argument("--camera-fixed", action="store_true", help="the talking head stays "
+                   "still in the frame, the city pans past it; separated by static-layer")
     p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
     cli_args.precision_option(p)
     p.set_defaults(run=_run_demo)
@@ -279,7 +283,8 @@ def _run_demo(args) -> int:
     from centrifuge.demo import format_report, run_demo
 
     report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
-                      device=args.device, audio=args.audio, precision=args.precision)
+                      device=args.device, audio=args.audio, precision=args.precision,
+                      camera_fixed=args.camera_fixed)
     print(format_report(report))
     return 0
 

@@ -381,9 +381,12 @@ def _check_model(section: ModelSection) -> None:
     args = scratch_args(section.args)
     try:
         with torch.device("meta"):
-            create_model(section.name, **args)
+            model = create_model(section.name, **args)
     except CentrifugeError as e:
         raise ConfigError(f"model: {e}") from None
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError(f"model: {section.name} has nothing to train (no weights); use it "
+                          f"as it is, e.g. `centrifuge separate -n static-layer`")
 
 
 DATA_SOURCES = ("corpus", "folder", "kinetics", "synthetic", "mixed")

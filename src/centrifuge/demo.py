@@ -10,6 +10,11 @@
    Identity loss, model loss (PIT over the two kept layers), PSNR of each recovered
    layer, time.
 
+``centrifuge demo --camera-fixed`` is the case that works today, without training: the
+talking head stays where it is (a reflection fixed to the camera) while the city pans past
+behind it (the camera crosses a larger version of the clip at 3.8 px/frame), and
+``static-layer`` (:mod:`centrifuge.models.static`) separates them.
+
 ``centrifuge demo --audio`` shows C3 (ICCV 2019): the talking head is blended with a
 band playing music (``band-live``), the blend keeps the **speech**, and the C3 model
 (``c3-cpu-v1``) writes the layer the speech picks as ``selected.mp4``; the table says
@@ -26,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from centrifuge.data.camera_fixed import pan
 from centrifuge.data.corpus import Corpus, build
 from centrifuge.errors import ConfigError, CorpusError
 from centrifuge.evaluate.blends import score_blend
@@ -38,6 +44,8 @@ CLIP_WITH_SOUND = "psychopy-talk"
 OTHER_CLIP = "city-night"
 MUSIC_CLIP = "band-live"
 AUDIO_MODEL = "c3-cpu-v1"
+STATIC_MODEL = "static-layer"
+PAN = (1.5, 3.5)  # camera-fixed demo: the city's pan, pixels per frame (down, right)
 SIZE = (288, 352)  # psychopy-talk's own size; the city clip is resized and cropped to it
 SECONDS = 4.0
 
@@ -57,19 +65,26 @@ def _load_corpus(root) -> Corpus:
 
 
 def run_demo(out_root="separated", *, model=None, root=None, force=False,
-             device="cpu", progress=True, audio=False, precision="auto") -> dict:
-    """The demo (see the module docstring); ``audio``: the C3 version."""
+             device="cpu", progress=True, audio=False, precision="auto",
+             camera_fixed=False, seconds=SECONDS) -> dict:
+    """The demo (see the module docstring); ``audio``: the C3 version; ``camera_fixed``:
+    the city pans past a still talking head; ``seconds`` of each clip."""
+    if audio and camera_fixed:
+        raise ConfigError("demo: --audio and --camera-fixed are two different demos; "
+                          "pick one")
     t0 = time.perf_counter()
-    model = model or (AUDIO_MODEL if audio else "default")
+    model = model or (AUDIO_MODEL if audio else STATIC_MODEL if camera_fixed else "default")
     other_clip = MUSIC_CLIP if audio else OTHER_CLIP
     corpus = _load_corpus(root)
     first = read_video(corpus.path(CLIP_WITH_SOUND), size=SIZE)
-    frames = int(SECONDS * first.fps)
-    second = read_video(corpus.path(other_clip), size=SIZE[0], num_frames=frames)
+    frames = int(seconds * first.fps)
+    travel = [round(abs(v) * (frames - 1)) + 1 for v in PAN] if camera_fixed else [0, 0]
+    second = read_video(corpus.path(other_clip), size=SIZE[0] + travel[0],
+                        num_frames=frames)
     t = min(frames, len(first.frames), len(second.frames))
     v1 = first.frames[:t]
-    x0 = (second.frames.shape[2] - SIZE[1]) // 2
-    v2 = second.frames[:t, :, x0 : x0 + SIZE[1]]
+    x0 = (second.frames.shape[2] - SIZE[1] - travel[1]) // 2
+    v2 = pan(second.frames[:t], SIZE, (0.0, float(x0)), PAN if camera_fixed else (0.0, 0.0))
     mix = ((v1.astype(np.float32) + v2.astype(np.float32)) / 2).round().astype(np.uint8)
     sound = read_audio(corpus.path(CLIP_WITH_SOUND), duration_s=t / first.fps, rate=44100,
                        mono=False)
@@ -106,6 +121,7 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
         "separate_s": result.summary["timings_s"]["total"],
         "total_s": round(time.perf_counter() - t0, 1),
         "other_clip": other_clip,
+        "camera_fixed": camera_fixed,
     }
     if "control" in result.summary:
         control = result.summary["control"]
@@ -128,7 +144,9 @@ def format_report(r: dict) -> str:
                  f"(loss {r['selected_to_speech']:.4f} to the speech clip, "
                  f"{r['selected_to_other']:.4f} to {r['other_clip']})"]
     return "\n".join([
-        f"demo: {CLIP_WITH_SOUND} (speech) + {r['other_clip']}, {r['frames']} frames at "
+        f"demo: {CLIP_WITH_SOUND} (speech"
+        + (", still in the frame" if r.get("camera_fixed") else "") + f") + {r['other_clip']}"
+        + (" (panning)" if r.get("camera_fixed") else "") + f", {r['frames']} frames at "
         f"{SIZE[1]}x{SIZE[0]}, model {r['model']}",
         "",
         "|          | PIT loss | PSNR layer 1 (dB) | PSNR layer 2 (dB) |",

@@ -60,6 +60,16 @@ _register(
 )
 _register(
     PretrainedModel(
+        name="static-layer",
+        file="static-layer.safetensors",
+        sha256="736e86ea862487599f5ccabf955a81ce4c2d522d48f6f945535e40843935d637",
+        summary="static_layer (no training, no weights): a layer fixed to the camera (a "
+                "windscreen reflection, a logo) from the temporal median of the gradients; "
+                "the other layer must move; see weights/MODEL_CARD.md",
+    ),
+)
+_register(
+    PretrainedModel(
         name="centrifuge-cpu-v2",
         file="centrifuge-cpu-v2.safetensors",
         sha256="16a73e01e9cfc5c9f2ff66eee4263831192c98e6601f45c556eed80242b090aa",

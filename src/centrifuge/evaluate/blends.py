@@ -1,8 +1,9 @@
 """Unmixing quality on seeded corpus blends: the numbers of the model card.
 
-For each blend (transparent α = 0.5, or occlusion with SLIC supervoxels) of two clips of
-the corpus ``val`` split (never trained on, fixed seed: every machine evaluates the same
-blends), the model's n outputs are scored twice:
+For each blend (transparent α = 0.5, occlusion with SLIC supervoxels, or ``camera-fixed``:
+α = 0.5 with one clip as it is and the other panning, :mod:`centrifuge.data.camera_fixed`)
+of two clips of the corpus ``val`` split (never trained on, fixed seed: every machine
+evaluates the same blends), the model's n outputs are scored twice:
 
 * **oracle pick** — the best 2 of the n outputs chosen with the ground truth (the PIT
   assignment), the paper's protocol;
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from centrifuge.data.camera_fixed import CameraFixedPairs
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.videos import make_entries
@@ -38,6 +40,9 @@ from centrifuge.separation.inference import Separator
 from centrifuge.separation.selection import DEFAULT_RULE, RULES, pair_stats
 
 EVAL_SEED = 20190615
+# real clips, one fixed to the camera and one panning (data/camera_fixed.py)
+CAMERA_FIXED = "camera-fixed"
+BLENDS = ("transparent", "occlusion", CAMERA_FIXED)
 
 
 @dataclass
@@ -154,9 +159,12 @@ def evaluate_blends(
     progress: bool = True,
 ) -> BlendEval:
     """Evaluate ``separator``'s model on seeded blends of the corpus ``split``."""
-    sampler = ClipSampler(make_entries("corpus", root, split), frames=frames, crop=size,
-                          train=False, cache=True)
-    data = BlendedPairs(sampler, samples, seed=EVAL_SEED, blend=BlendConfig(blend=blend))
+    entries = make_entries("corpus", root, split)
+    if blend == CAMERA_FIXED:
+        data = CameraFixedPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED)
+    else:
+        sampler = ClipSampler(entries, frames=frames, crop=size, train=False, cache=True)
+        data = BlendedPairs(sampler, samples, seed=EVAL_SEED, blend=BlendConfig(blend=blend))
     loader = DataLoader(data, batch_size=batch_size, collate_fn=_collate)
     oracle, ident, rules = [], [], {r: [] for r in RULES}
     oracle_psnr, mix_psnr, rule_psnr = [], [], {r: [] for r in RULES}

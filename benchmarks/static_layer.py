@@ -1,0 +1,61 @@
+"""How far should static_layer go? Its strength λ on real blends, beside the baselines.
+
+    python benchmarks/static_layer.py --split train                # choose λ here
+    python benchmarks/static_layer.py --split val --strengths 0.5  # then report
+
+For each strength, ``centrifuge evaluate``'s blends of the corpus split
+(``--blend camera-fixed transparent`` by default: one layer fixed to the camera and the
+other panning, and the plain blends of nearly still clips) scored like ``centrifuge
+evaluate -n static-layer`` would score a model of that strength: ratio to Identity, the
+best trivial baseline, and the ratio to it (below 1: it separates). λ = 1 is the
+estimate itself; smaller λ hedges toward the input where nothing moves
+(models/static.py). Choose on ``--split train`` (new crops of the training videos: the
+method has no training, but the choice is one), report on val.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from centrifuge.evaluate.blends import BLENDS, evaluate_blends
+from centrifuge.models import create_model
+from centrifuge.precision import cpu_header
+from centrifuge.separation.inference import Separator
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--strengths", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--blend", nargs="+", choices=BLENDS, default=["camera-fixed", "transparent"])
+    p.add_argument("--split", choices=["train", "val"], default="train")
+    p.add_argument("--samples", type=int, default=64)
+    p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--size", type=int, default=64)
+    args = p.parse_args(argv)
+    print(f"{cpu_header()}\n{args.split} split, {args.samples} blends per kind, "
+          f"{args.frames}×{args.size}²\n")
+    print("| strength λ | blend | ratio to Identity | best trivial (ratio) | "
+          "**ratio to best trivial** | PSNR V¹ / V² (mix) dB | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for strength in args.strengths:
+        model = create_model("static_layer", strength=strength)
+        sep = Separator(model, precision="fp32", segment=args.frames, overlap=0.0,
+                        max_size=None, progress=False)
+        for blend in args.blend:
+            start = time.perf_counter()
+            r = evaluate_blends(sep, blend=blend, samples=args.samples, frames=args.frames,
+                                size=args.size, split=args.split, progress=False)
+            trivial = r.baselines[r.best_trivial] / r.identity
+            print(f"| {strength:g} | {blend} | {r.oracle.ratio:.3f} | {r.best_trivial} "
+                  f"({trivial:.3f}) | **{r.oracle.vs_trivial:.3f}** | {r.oracle.psnr[0]:.2f} / "
+                  f"{r.oracle.psnr[1]:.2f} ({r.identity_psnr[0]:.2f} / "
+                  f"{r.identity_psnr[1]:.2f}) | {time.perf_counter() - start:.0f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    main()

@@ -1,0 +1,121 @@
+"""A layer that stays still in the frame, separated without training (not in the papers).
+
+The trained networks of this project do not separate unseen video (docs/campaign.md):
+a CPU shows them a few thousand blends where the paper used 2.4 M, and they never learn
+to use motion (docs/motion.md). One common case needs no learning at all: **one layer is
+fixed to the camera** — a dashboard reflected in the windscreen of a car whose camera is
+mounted, a semi-transparent logo, dirt on a window — while the other moves through the
+frame. Weiss (ICCV 2001, "Deriving intrinsic images from image sequences") shows how:
+edges of the moving layer pass over a pixel only now and then, so the **temporal median
+of the image gradients** of ``V = ½(S + D_t)`` is ``½∇S``, the still layer's gradients
+alone. Integrating them (a least-squares Poisson solve, by FFT over the mirrored frame so
+that the borders add no edges) gives S up to its mean colour, which is split evenly
+(nothing in a blend tells which layer holds it); the moving layer is ``2V − S``.
+
+``strength`` λ moves each output that fraction of the way from the input to that
+estimate, ``Oⁱ = V + λ(Lⁱ − V)``; the two outputs still average to the input. λ = 1 is
+the estimate itself — best where the assumption holds — and λ = ½ the shipped default,
+chosen on the corpus **train** clips (``benchmarks/static_layer.py``): where nothing moves
+(the real val, whose clips are nearly still) the full estimate hands the whole image to
+the still layer and scores worse than the input, the halfway one does not.
+
+Output order is fixed: layer 0 the still layer, layer 1 the moving one. It needs frames
+in which the other layer moves (``centrifuge separate`` gives it segments of 32). Shape:
+``(B, 3, T, H, W)`` in [0, 1] → ``(B, 2, 3, T, H, W)``, any T, H, W; computed in fp32
+whatever the caller's autocast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+
+from centrifuge.errors import ConfigError
+from centrifuge.models.centrifuge import LayerModel, config_from_mapping
+
+
+@dataclass
+class StaticConfig:
+    """Constructor arguments of :class:`StaticLayer` (stored in checkpoints).
+
+    Attributes:
+        strength: λ in [0, 1], how far each output goes from the input to the estimate.
+        n_outputs: always 2 (the still layer and the moving one).
+    """
+
+    strength: float = 0.5
+    n_outputs: int = 2
+
+    def __post_init__(self):
+        if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) \
+                or not 0 <= self.strength <= 1:
+            raise ConfigError(f"strength must be a number in [0, 1], got {self.strength!r}")
+        if self.n_outputs != 2:
+            raise ConfigError(f"static_layer makes 2 layers (the still one and the moving "
+                              f"one), got n_outputs={self.n_outputs!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StaticConfig:
+        return config_from_mapping(cls, d)
+
+
+def _mirror(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (..., H, W) → (..., 2H, 2W), reflected: periodic with no jump at the borders."""
+    x = torch.cat([x, x.flip(-1)], dim=-1)
+    return torch.cat([x, x.flip(-2)], dim=-2)
+
+
+def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Periodic forward differences along W and H."""
+    return torch.roll(x, -1, -1) - x, torch.roll(x, -1, -2) - x
+
+
+def integrate(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    """The zero-mean image (..., H, W) whose :func:`gradients` are closest to ``gx, gy``
+    in least squares (exact when they are an image's gradients)."""
+    h, w = gx.shape[-2:]
+    fy = torch.fft.fftfreq(h, device=gx.device, dtype=gx.dtype).reshape(h, 1)
+    fx = torch.fft.fftfreq(w, device=gx.device, dtype=gx.dtype).reshape(1, w)
+    dx = torch.exp(2j * math.pi * fx) - 1  # the difference operators' frequency responses
+    dy = torch.exp(2j * math.pi * fy) - 1
+    den = dx.abs() ** 2 + dy.abs() ** 2
+    den[0, 0] = 1  # the mean: not determined by gradients, set to zero below
+    spectrum = (dx.conj() * torch.fft.fft2(gx) + dy.conj() * torch.fft.fft2(gy)) / den
+    spectrum[..., 0, 0] = 0
+    return torch.fft.ifft2(spectrum).real
+
+
+def still_layer(video: torch.Tensor) -> torch.Tensor:
+    """The still layer S ``(B, 3, 1, H, W)`` of ``video`` ``(B, 3, T, H, W)`` = ½(S + D_t),
+    its mean colour that of the video."""
+    h, w = video.shape[-2:]
+    gx, gy = gradients(_mirror(video))
+    half = integrate(gx.median(dim=2).values, gy.median(dim=2).values)[..., :h, :w]
+    return (2 * half).unsqueeze(2) + video.mean(dim=(2, 3, 4), keepdim=True)
+
+
+class StaticLayer(LayerModel):
+    """Temporal median of gradients → still layer; the rest → moving layer (module doc)."""
+
+    def __init__(self, config: StaticConfig):
+        super().__init__(config)
+
+    @property
+    def multiple(self) -> tuple[int, int, int]:
+        return (1, 1, 1)
+
+    def _forward(self, video: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(video.device.type, enabled=False):
+            v = video.float()
+            still = still_layer(v).expand_as(v)
+            layers = torch.stack([still, 2 * v - still], dim=1)
+            return v.unsqueeze(1) + self.config.strength * (layers - v.unsqueeze(1))
+
+
+StaticLayer.config_class = StaticConfig

@@ -25,7 +25,7 @@ def test_each_baseline_is_exact_where_its_guess_is_the_truth():
     mix = clip()
     flat = mix.mean(dim=(2, 3, 4), keepdim=True).expand_as(mix)
     cases = {"identity": mix, "mean colour": flat, "grey": torch.full_like(mix, 0.5),
-             "blur": blur(mix)[:, 1]}
+             "black": torch.zeros_like(mix), "blur": blur(mix)[:, 1]}
     for name, second in cases.items():
         targets = torch.stack([mix, second], 1)
         losses = baseline_losses(mix, targets)
@@ -50,7 +50,7 @@ def test_best_trivial_is_the_lowest_and_identity_matches_pit():
     mix, targets = clip(1), torch.stack([clip(2), clip(3)], 1)
     ident = pit_loss(torch.stack([mix, mix], 1), targets).per_sample
     assert torch.equal(baseline_losses(mix, targets)["identity"], ident)
-    assert set(BASELINES) == {"identity", "mean colour", "grey", "blur"}
+    assert set(BASELINES) == {"identity", "mean colour", "grey", "black", "blur"}
 
 
 def test_psnr_and_ssim():

@@ -124,6 +124,12 @@ def test_camera_fixed_pairs_are_seeded_real_blends(tmp_path):
     assert (a["v2"][:, 1:] - a["v2"][:, :-1]).abs().mean() > 0.01
     with pytest.raises(IndexError):
         data[4]
+    # the same clips and pan, the fixed one now a faint reflection in glass
+    r = CameraFixedPairs(entries, 4, frames=10, size=16, seed=5, reflection=True)[2]
+    assert r["meta"]["blend"] == "camera-fixed-reflection"
+    assert r["meta"]["source1"] == a["meta"]["source1"]
+    assert r["v1"].mean() < a["v1"].mean()  # attenuated
+    assert not torch.allclose(r["mix"], 0.5 * (r["v1"] + r["v2"]), atol=0.02)
 
 
 def test_separate_by_name_writes_the_still_layer_first(tmp_path):

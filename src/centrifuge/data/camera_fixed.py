@@ -6,7 +6,10 @@ camera is the opposite case: the reflected dashboard stays where it is in the fr
 while the road streams through it. ``CameraFixedPairs`` makes that case from real clips:
 V¹ is a corpus clip as it is (its own small motions kept), V² another clip seen through
 a window that pans across a larger version of it at a constant velocity — real pictures,
-a synthetic camera. The blend is ``½(V¹ + V²)``.
+a synthetic camera. The blend is ``½(V¹ + V²)``; with ``reflection=True`` it is instead
+V² seen through glass that reflects V¹ (:func:`~centrifuge.data.mixing.reflection_blend`:
+linear light, blur, ghosting, attenuation — a faint reflection, as most real ones are),
+and the targets are the two layers as they enter that sum.
 
 Deterministic per index (the generator is seeded with ``(seed, index)``); items are the
 dicts of :class:`~centrifuge.data.pairs.BlendedPairs` (``mix``, ``v1``, ``v2``,
@@ -22,9 +25,11 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from centrifuge.data.clips import ClipSampler
-from centrifuge.data.mixing import blend, transparent_alpha
+from centrifuge.data.mixing import blend, reflection_blend, transparent_alpha
 from centrifuge.data.videos import VideoEntry
 from centrifuge.io import frames_to_tensor
+
+CAMERA_FIXED_REFLECTION = "camera-fixed-reflection"
 
 # pan speed range in pixels per frame at a 64-pixel crop (scaled with the crop): up to
 # about 1.2 frame widths over 32 frames
@@ -69,8 +74,9 @@ class CameraFixedPairs(Dataset):
     """``samples`` blends of ``entries``' clips: one fixed, one panning (module doc)."""
 
     def __init__(self, entries: list[VideoEntry], samples: int, *, frames: int, size: int,
-                 seed: int):
+                 seed: int, reflection: bool = False):
         self.samples, self.frames, self.size, self.seed = samples, frames, size, seed
+        self.reflection = reflection
         self.side = size + travel(frames, size) + 2
         self.fixed = ClipSampler(entries, frames=frames, crop=size, train=False, cache=True)
         self.wide = ClipSampler(entries, frames=frames, crop=self.side, train=False,
@@ -88,10 +94,17 @@ class CameraFixedPairs(Dataset):
         start, velocity = draw_pan(rng, self.frames, self.size, c2.frames.shape[1])
         v1 = frames_to_tensor(c1.frames)
         v2 = frames_to_tensor(pan(c2.frames, self.size, start, velocity))
-        alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 0.5)
+        if self.reflection:  # the panning scene through glass reflecting the fixed clip
+            r = reflection_blend(v2, v1, rng)
+            v1, v2, mix = r.reflection, r.transmission, r.mix
+            alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 1 - r.alpha)
+        else:
+            alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 0.5)
+            mix = blend(v1, v2, alpha)
         return {
-            "mix": blend(v1, v2, alpha), "v1": v1, "v2": v2, "alpha": alpha,
-            "meta": {"index": index, "blend": "camera-fixed", "source1": c1.entry.source,
+            "mix": mix, "v1": v1, "v2": v2, "alpha": alpha,
+            "meta": {"index": index, "blend": CAMERA_FIXED_REFLECTION if self.reflection
+                     else "camera-fixed", "source1": c1.entry.source,
                      "start1": c1.start, "source2": c2.entry.source, "start2": c2.start,
                      "pan_px_per_frame": round(math.hypot(*velocity), 3)},
         }

@@ -8,6 +8,9 @@ rewards any second output closer to the hidden layer than the blend is. A model
 * ``identity`` — ``[V, V]``;
 * ``mean colour`` — ``[V, c]`` with c the clip's mean colour, a flat video;
 * ``grey`` — ``[V, ½]``;
+* ``black`` — ``[V, 0]``: "there is no second layer", the hedge to beat on reflection
+  blends, where the reflection is faint (on camera-fixed reflection blends it scores
+  0.88× Identity, docs/static-layer.md);
 * ``blur`` — ``[V, blur(V)]``, a 15-px box blur of each frame (the low frequencies are
   shared by both layers; a hedge on transparent blends).
 
@@ -46,6 +49,10 @@ def grey(mix: torch.Tensor) -> torch.Tensor:
     return _pair(mix, torch.full_like(mix[:, :, :1, :1, :1], 0.5))
 
 
+def black(mix: torch.Tensor) -> torch.Tensor:
+    return _pair(mix, torch.zeros_like(mix[:, :, :1, :1, :1]))
+
+
 def blur(mix: torch.Tensor, size: int = BLUR) -> torch.Tensor:
     """Box blur in space (edges replicated), frame by frame."""
     pad = size // 2
@@ -53,7 +60,8 @@ def blur(mix: torch.Tensor, size: int = BLUR) -> torch.Tensor:
     return _pair(mix, F.avg_pool3d(x, (1, size, size), stride=1))
 
 
-BASELINES = {"identity": identity, "mean colour": mean_colour, "grey": grey, "blur": blur}
+BASELINES = {"identity": identity, "mean colour": mean_colour, "grey": grey, "black": black,
+             "blur": blur}
 
 
 def baseline_losses(mix: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:

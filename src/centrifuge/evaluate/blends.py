@@ -1,7 +1,8 @@
 """Unmixing quality on seeded corpus blends: the numbers of the model card.
 
 For each blend (transparent α = 0.5, occlusion with SLIC supervoxels, or ``camera-fixed``:
-α = 0.5 with one clip as it is and the other panning, :mod:`centrifuge.data.camera_fixed`)
+α = 0.5 with one clip as it is and the other panning, :mod:`centrifuge.data.camera_fixed`;
+``camera-fixed-reflection``: the same two clips, the fixed one a faint reflection)
 of two clips of the corpus ``val`` split (never trained on, fixed seed: every machine
 evaluates the same blends), the model's n outputs are scored twice:
 
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from centrifuge.data.camera_fixed import CameraFixedPairs
+from centrifuge.data.camera_fixed import CAMERA_FIXED_REFLECTION, CameraFixedPairs
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.videos import make_entries
@@ -42,7 +43,7 @@ from centrifuge.separation.selection import DEFAULT_RULE, RULES, pair_stats
 EVAL_SEED = 20190615
 # real clips, one fixed to the camera and one panning (data/camera_fixed.py)
 CAMERA_FIXED = "camera-fixed"
-BLENDS = ("transparent", "occlusion", CAMERA_FIXED)
+BLENDS = ("transparent", "occlusion", CAMERA_FIXED, CAMERA_FIXED_REFLECTION)
 
 
 @dataclass
@@ -160,8 +161,9 @@ def evaluate_blends(
 ) -> BlendEval:
     """Evaluate ``separator``'s model on seeded blends of the corpus ``split``."""
     entries = make_entries("corpus", root, split)
-    if blend == CAMERA_FIXED:
-        data = CameraFixedPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED)
+    if blend in (CAMERA_FIXED, CAMERA_FIXED_REFLECTION):
+        data = CameraFixedPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED,
+                                reflection=blend == CAMERA_FIXED_REFLECTION)
     else:
         sampler = ClipSampler(entries, frames=frames, crop=size, train=False, cache=True)
         data = BlendedPairs(sampler, samples, seed=EVAL_SEED, blend=BlendConfig(blend=blend))

@@ -63,9 +63,10 @@ _register(
         name="static-layer",
         file="static-layer.safetensors",
         sha256="736e86ea862487599f5ccabf955a81ce4c2d522d48f6f945535e40843935d637",
-        summary="static_layer (no training, no weights): a layer fixed to the camera (a "
-                "windscreen reflection, a logo) from the temporal median of the gradients; "
-                "the other layer must move; see weights/MODEL_CARD.md",
+        summary="static_layer (no training, no weights): a layer fixed to the camera at "
+                "about the other's strength (an overlay, a bright reflection) from the "
+                "temporal median of the gradients; the other layer must move; not for "
+                "faint reflections; see weights/MODEL_CARD.md",
     ),
 )
 _register(

@@ -2,11 +2,11 @@
 
 The trained networks of this project do not separate unseen video (docs/campaign.md):
 a CPU shows them a few thousand blends where the paper used 2.4 M, and they never learn
-to use motion (docs/motion.md). One common case needs no learning at all: **one layer is
-fixed to the camera** — a dashboard reflected in the windscreen of a car whose camera is
-mounted, a semi-transparent logo, dirt on a window — while the other moves through the
-frame. Weiss (ICCV 2001, "Deriving intrinsic images from image sequences") shows how:
-edges of the moving layer pass over a pixel only now and then, so the **temporal median
+to use motion (docs/motion.md). One case needs no learning at all: **one layer is fixed
+to the camera** — a semi-transparent overlay, a bright reflection in glass the camera is
+fixed to, dirt on a window — while the other moves through the frame. Weiss (ICCV 2001,
+"Deriving intrinsic images from image sequences") shows how: edges of the moving layer
+pass over a pixel only now and then, so the **temporal median
 of the image gradients** of ``V = ½(S + D_t)`` is ``½∇S``, the still layer's gradients
 alone. Integrating them (a least-squares Poisson solve, by FFT over the mirrored frame so
 that the borders add no edges) gives S up to its mean colour, which is split evenly
@@ -18,6 +18,10 @@ the estimate itself — best where the assumption holds — and λ = ½ the ship
 chosen on the corpus **train** clips (``benchmarks/static_layer.py``): where nothing moves
 (the real val, whose clips are nearly still) the full estimate hands the whole image to
 the still layer and scores worse than the input, the halfway one does not.
+
+It assumes the two layers are of about equal strength (α = ½). A faint reflection, as
+most real windscreens show, is doubled into the still layer and taken twice from the
+moving one: on such blends it is worse than the input (docs/static-layer.md).
 
 Output order is fixed: layer 0 the still layer, layer 1 the moving one. It needs frames
 in which the other layer moves (``centrifuge separate`` gives it segments of 32). Shape:

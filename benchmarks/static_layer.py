@@ -2,6 +2,8 @@
 
     python benchmarks/static_layer.py --split train                # choose λ here
     python benchmarks/static_layer.py --split val --strengths 0.5  # then report
+    python benchmarks/static_layer.py --mode add --strengths 1 --floors 0.02 0.05 0.1 \
+        --blend camera-fixed-reflection                            # faint reflections
 
 For each strength, ``centrifuge evaluate``'s blends of the corpus split
 (``--blend camera-fixed transparent`` by default: one layer fixed to the camera and the
@@ -29,6 +31,10 @@ from centrifuge.separation.inference import Separator
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--strengths", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--mode", choices=["average", "add"], default="average",
+                   help="static_layer's blend: average (α = ½) or add (a faint reflection)")
+    p.add_argument("--floors", type=float, nargs="+", default=[0.05],
+                   help="with --mode add: the reflection's quantile set to black")
     p.add_argument("--blend", nargs="+", choices=BLENDS, default=["camera-fixed", "transparent"])
     p.add_argument("--split", choices=["train", "val"], default="train")
     p.add_argument("--samples", type=int, default=64)
@@ -37,11 +43,12 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     print(f"{cpu_header()}\n{args.split} split, {args.samples} blends per kind, "
           f"{args.frames}×{args.size}²\n")
-    print("| strength λ | blend | ratio to Identity | best trivial (ratio) | "
+    print("| mode | strength λ | floor | blend | ratio to Identity | best trivial (ratio) | "
           "**ratio to best trivial** | PSNR V¹ / V² (mix) dB | seconds |")
-    print("|---|---|---|---|---|---|---|")
-    for strength in args.strengths:
-        model = create_model("static_layer", strength=strength)
+    print("|---|---|---|---|---|---|---|---|---|")
+    floors = args.floors if args.mode == "add" else [0.05]
+    for strength, floor in [(s, f) for s in args.strengths for f in floors]:
+        model = create_model("static_layer", strength=strength, blend=args.mode, floor=floor)
         sep = Separator(model, precision="fp32", segment=args.frames, overlap=0.0,
                         max_size=None, progress=False)
         for blend in args.blend:
@@ -49,7 +56,8 @@ def main(argv=None) -> None:
             r = evaluate_blends(sep, blend=blend, samples=args.samples, frames=args.frames,
                                 size=args.size, split=args.split, progress=False)
             trivial = r.baselines[r.best_trivial] / r.identity
-            print(f"| {strength:g} | {blend} | {r.oracle.ratio:.3f} | {r.best_trivial} "
+            print(f"| {args.mode} | {strength:g} | {floor:g} | {blend} | {r.oracle.ratio:.3f} | "
+                  f"{r.best_trivial} "
                   f"({trivial:.3f}) | **{r.oracle.vs_trivial:.3f}** | {r.oracle.psnr[0]:.2f} / "
                   f"{r.oracle.psnr[1]:.2f} ({r.identity_psnr[0]:.2f} / "
                   f"{r.identity_psnr[1]:.2f}) | {time.perf_counter() - start:.0f} |",

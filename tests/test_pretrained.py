@@ -89,14 +89,20 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.corpus
-def test_camera_fixed_demo_separates(tmp_path, capsys):
-    """The still talking head and the panning city: static-layer beats the blend itself."""
+@pytest.mark.parametrize("reflection", [False, True])
+def test_camera_fixed_demo_separates(tmp_path, capsys, reflection):
+    """The still talking head (as it is, or as a faint reflection in glass) and the
+    panning city: static-layer / static-reflection beat the blend itself."""
     from centrifuge.cli import main
     from centrifuge.demo import run_demo
 
-    r = run_demo(tmp_path, camera_fixed=True, progress=False, seconds=2.0)
-    assert r["model"] == "static-layer" and r["frames"] > 32
+    r = run_demo(tmp_path, camera_fixed=True, reflection=reflection, progress=False,
+                 seconds=2.0)
+    model = "static-reflection" if reflection else "static-layer"
+    assert r["model"] == model and r["frames"] > 32
     assert r["model_loss"] < r["identity_loss"], r
-    assert (tmp_path / "static-layer" / "demo-mix" / "contact.png").is_file()
+    assert (tmp_path / model / "demo-mix" / "contact.png").is_file()
     assert main(["demo", "--camera-fixed", "--audio", "-o", str(tmp_path / "x")]) == 2
     assert "pick one" in capsys.readouterr().err
+    assert main(["demo", "--reflection", "-o", str(tmp_path / "x")]) == 2
+    assert "goes with --camera-fixed" in capsys.readouterr().err

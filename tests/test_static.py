@@ -67,6 +67,20 @@ def test_a_layer_fixed_to_the_camera_is_separated():
     assert pit_loss(half, layers).loss < 0.6 * identity
 
 
+def test_a_faint_reflection_is_separated_in_linear_light():
+    """blend=add: a faint still reflection added to a panning scene in linear light (as
+    glass adds light), the targets the two as they enter the sum."""
+    layers, _ = _windscreen()
+    reflection, scene = 0.3 * layers[:, 0] ** 2.2, 0.8 * layers[:, 1] ** 2.2
+    mix = (reflection + scene).clamp(0, 1) ** (1 / 2.2)
+    targets = torch.stack([reflection ** (1 / 2.2), scene ** (1 / 2.2)], 1)
+    trivial = min(pit_loss(f(mix), targets).loss for f in baselines.BASELINES.values())
+    add = create_model("static_layer", strength=1.0, blend="add")(mix)
+    assert pit_loss(add, targets).loss < 0.5 * trivial
+    # the α = ½ model doubles a faint reflection: no better than the trivial answers
+    assert pit_loss(create_model("static_layer")(mix), targets).loss > 0.9 * trivial
+
+
 def test_without_motion_nothing_is_separated():
     layers, mix = _windscreen(speed=0)
     out = create_model("static_layer", strength=1.0)(mix)
@@ -86,7 +100,7 @@ def test_outputs_average_to_the_input_in_fp32_under_autocast(strength):
 
 
 @pytest.mark.parametrize("args", [{"strength": 1.5}, {"strength": "a"}, {"n_outputs": 4},
-                                  {"widths": [8]}])
+                                  {"widths": [8]}, {"blend": "screen"}, {"floor": 1.0}])
 def test_bad_arguments_are_refused(args):
     with pytest.raises(ConfigError):
         create_model("static_layer", **args)

@@ -276,6 +276,8 @@ def add_demo(sub) -> None:
                    "the speech, get the talking layer as selected.mp4")
     p.add_argument("--camera-fixed", action="store_true", help="the talking head stays "
                    "still in the frame, the city pans past it; separated by static-layer")
+    p.add_argument("--reflection", action="store_true", help="with --camera-fixed: the still "
+                   "head as a faint reflection in glass; separated by static-reflection")
     p.add_argument("--force", action="store_true", help="replace an earlier demo's outputs")
     cli_args.precision_option(p)
     p.set_defaults(run=_run_demo)
@@ -286,7 +288,7 @@ def _run_demo(args) -> int:
 
     report = run_demo(args.out, model=args.model, root=args.root, force=args.force,
                       device=args.device, audio=args.audio, precision=args.precision,
-                      camera_fixed=args.camera_fixed)
+                      camera_fixed=args.camera_fixed, reflection=args.reflection)
     print(format_report(report))
     return 0
 

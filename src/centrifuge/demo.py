@@ -15,6 +15,10 @@ talking head stays where it is (a reflection fixed to the camera) while the city
 behind it (the camera crosses a larger version of the clip at 3.8 px/frame), and
 ``static-layer`` (:mod:`centrifuge.models.static`) separates them.
 
+``centrifuge demo --camera-fixed --reflection`` makes the still head a faint reflection
+in glass in front of the panning city (``data.mixing.reflection_blend``, a fixed seed),
+as a windscreen shows it, and ``static-reflection`` separates them.
+
 ``centrifuge demo --audio`` shows C3 (ICCV 2019): the talking head is blended with a
 band playing music (``band-live``), the blend keeps the **speech**, and the C3 model
 (``c3-cpu-v1``) writes the layer the speech picks as ``selected.mp4``; the table says
@@ -33,6 +37,7 @@ import torch
 
 from centrifuge.data.camera_fixed import pan
 from centrifuge.data.corpus import Corpus, build
+from centrifuge.data.mixing import reflection_blend
 from centrifuge.errors import ConfigError, CorpusError
 from centrifuge.evaluate.blends import score_blend
 from centrifuge.io import frames_to_tensor, read_audio, read_video, write_video
@@ -45,6 +50,8 @@ OTHER_CLIP = "city-night"
 MUSIC_CLIP = "band-live"
 AUDIO_MODEL = "c3-cpu-v1"
 STATIC_MODEL = "static-layer"
+REFLECTION_MODEL = "static-reflection"
+REFLECTION_SEED = 2001  # the glass of the --reflection demo (blur, ghost, strengths)
 PAN = (1.5, 3.5)  # camera-fixed demo: the city's pan, pixels per frame (down, right)
 SIZE = (288, 352)  # psychopy-talk's own size; the city clip is resized and cropped to it
 SECONDS = 4.0
@@ -66,14 +73,19 @@ def _load_corpus(root) -> Corpus:
 
 def run_demo(out_root="separated", *, model=None, root=None, force=False,
              device="cpu", progress=True, audio=False, precision="auto",
-             camera_fixed=False, seconds=SECONDS) -> dict:
+             camera_fixed=False, reflection=False, seconds=SECONDS) -> dict:
     """The demo (see the module docstring); ``audio``: the C3 version; ``camera_fixed``:
-    the city pans past a still talking head; ``seconds`` of each clip."""
+    the city pans past a still talking head, which ``reflection`` makes a faint
+    reflection in glass; ``seconds`` of each clip."""
     if audio and camera_fixed:
         raise ConfigError("demo: --audio and --camera-fixed are two different demos; "
                           "pick one")
+    if reflection and not camera_fixed:
+        raise ConfigError("demo: --reflection goes with --camera-fixed (the still head as a "
+                          "faint reflection)")
     t0 = time.perf_counter()
-    model = model or (AUDIO_MODEL if audio else STATIC_MODEL if camera_fixed else "default")
+    fixed_model = REFLECTION_MODEL if reflection else STATIC_MODEL
+    model = model or (AUDIO_MODEL if audio else fixed_model if camera_fixed else "default")
     other_clip = MUSIC_CLIP if audio else OTHER_CLIP
     corpus = _load_corpus(root)
     first = read_video(corpus.path(CLIP_WITH_SOUND), size=SIZE)
@@ -85,7 +97,13 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
     v1 = first.frames[:t]
     x0 = (second.frames.shape[2] - SIZE[1] - travel[1]) // 2
     v2 = pan(second.frames[:t], SIZE, (0.0, float(x0)), PAN if camera_fixed else (0.0, 0.0))
-    mix = ((v1.astype(np.float32) + v2.astype(np.float32)) / 2).round().astype(np.uint8)
+    if reflection:  # the city seen through glass that faintly reflects the still head
+        r = reflection_blend(frames_to_tensor(v2), frames_to_tensor(v1),
+                             np.random.default_rng(REFLECTION_SEED))
+        to_uint8 = lambda x: (x.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()  # noqa: E731
+        v1, v2, mix = to_uint8(r.reflection), to_uint8(r.transmission), to_uint8(r.mix)
+    else:
+        mix = ((v1.astype(np.float32) + v2.astype(np.float32)) / 2).round().astype(np.uint8)
     sound = read_audio(corpus.path(CLIP_WITH_SOUND), duration_s=t / first.fps, rate=44100,
                        mono=False)
 
@@ -122,6 +140,7 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
         "total_s": round(time.perf_counter() - t0, 1),
         "other_clip": other_clip,
         "camera_fixed": camera_fixed,
+        "reflection": reflection,
     }
     if "control" in result.summary:
         control = result.summary["control"]
@@ -145,7 +164,8 @@ def format_report(r: dict) -> str:
                  f"{r['selected_to_other']:.4f} to {r['other_clip']})"]
     return "\n".join([
         f"demo: {CLIP_WITH_SOUND} (speech"
-        + (", still in the frame" if r.get("camera_fixed") else "") + f") + {r['other_clip']}"
+        + (", still in the frame" if r.get("camera_fixed") else "")
+        + (", a faint reflection" if r.get("reflection") else "") + f") + {r['other_clip']}"
         + (" (panning)" if r.get("camera_fixed") else "") + f", {r['frames']} frames at "
         f"{SIZE[1]}x{SIZE[0]}, model {r['model']}",
         "",

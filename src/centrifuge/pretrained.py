@@ -71,6 +71,17 @@ _register(
 )
 _register(
     PretrainedModel(
+        name="static-reflection",
+        file="static-reflection.safetensors",
+        sha256="e83897005e593987c9bd96ed236b9ed52a8afab14785b45b38e48e5fd035fd4c",
+        summary="static_layer with blend=add (no training, no weights): a faint reflection "
+                "fixed to the camera (a windscreen seen by a mounted camera) found in linear "
+                "light from the temporal median of the gradients; the scene must move; see "
+                "weights/MODEL_CARD.md",
+    ),
+)
+_register(
+    PretrainedModel(
         name="centrifuge-cpu-v2",
         file="centrifuge-cpu-v2.safetensors",
         sha256="16a73e01e9cfc5c9f2ff66eee4263831192c98e6601f45c556eed80242b090aa",

@@ -40,6 +40,9 @@ import torch
 from centrifuge.errors import ConfigError
 from centrifuge.models.centrifuge import LayerModel, config_from_mapping
 
+BLENDS = ("average", "add")
+GAMMA = 2.2  # display ↔ linear light, as data/mixing.py's reflection blends
+
 
 @dataclass
 class StaticConfig:
@@ -48,15 +51,28 @@ class StaticConfig:
     Attributes:
         strength: λ in [0, 1], how far each output goes from the input to the estimate.
         n_outputs: always 2 (the still layer and the moving one).
+        blend: ``average``, ``V = ½(S + D)`` (the project's α = ½ blends), or ``add``,
+            a faint still reflection added to the scene in linear light,
+            ``V^γ = D^γ + R^γ`` (γ = 2.2): the reflection is found there and its darkest
+            ``floor`` quantile set to black (reflections add light; where the reflected
+            scene is dark they add none).
+        floor: with ``add``, the quantile of the reflection that is black.
     """
 
     strength: float = 0.5
     n_outputs: int = 2
+    blend: str = "average"
+    floor: float = 0.05
 
     def __post_init__(self):
         if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) \
                 or not 0 <= self.strength <= 1:
             raise ConfigError(f"strength must be a number in [0, 1], got {self.strength!r}")
+        if self.blend not in BLENDS:
+            raise ConfigError(f"blend must be one of {', '.join(BLENDS)}, got {self.blend!r}")
+        if isinstance(self.floor, bool) or not isinstance(self.floor, (int, float)) \
+                or not 0 <= self.floor < 1:
+            raise ConfigError(f"floor must be a quantile in [0, 1), got {self.floor!r}")
         if self.n_outputs != 2:
             raise ConfigError(f"static_layer makes 2 layers (the still one and the moving "
                               f"one), got n_outputs={self.n_outputs!r}")
@@ -95,13 +111,26 @@ def integrate(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
     return torch.fft.ifft2(spectrum).real
 
 
+def still_part(video: torch.Tensor) -> torch.Tensor:
+    """The zero-mean image ``(B, 3, 1, H, W)`` whose gradients are the temporal median of
+    ``video``'s ``(B, 3, T, H, W)``: what does not move, up to its mean."""
+    h, w = video.shape[-2:]
+    gx, gy = gradients(_mirror(video))
+    return integrate(gx.median(dim=2).values, gy.median(dim=2).values)[..., :h, :w].unsqueeze(2)
+
+
 def still_layer(video: torch.Tensor) -> torch.Tensor:
     """The still layer S ``(B, 3, 1, H, W)`` of ``video`` ``(B, 3, T, H, W)`` = ½(S + D_t),
     its mean colour that of the video."""
-    h, w = video.shape[-2:]
-    gx, gy = gradients(_mirror(video))
-    half = integrate(gx.median(dim=2).values, gy.median(dim=2).values)[..., :h, :w]
-    return (2 * half).unsqueeze(2) + video.mean(dim=(2, 3, 4), keepdim=True)
+    return 2 * still_part(video) + video.mean(dim=(2, 3, 4), keepdim=True)
+
+
+def still_reflection(linear: torch.Tensor, floor: float) -> torch.Tensor:
+    """The still reflection ``(B, 3, 1, H, W)`` added to ``linear`` ``(B, 3, T, H, W)``
+    (linear light), its ``floor`` quantile at zero, never negative."""
+    r = still_part(linear)
+    low = torch.quantile(r.flatten(2), floor, dim=2)[..., None, None, None]
+    return (r - low).clamp_min(0)
 
 
 class StaticLayer(LayerModel):
@@ -117,9 +146,15 @@ class StaticLayer(LayerModel):
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
         with torch.autocast(video.device.type, enabled=False):
             v = video.float()
+            lam = self.config.strength
+            if self.config.blend == "add":
+                linear = v.clamp(0, 1) ** GAMMA
+                r = lam * still_reflection(linear, self.config.floor).expand_as(v)
+                scene = (linear - r).clamp_min(0)
+                return torch.stack([r, scene], dim=1) ** (1 / GAMMA)
             still = still_layer(v).expand_as(v)
             layers = torch.stack([still, 2 * v - still], dim=1)
-            return v.unsqueeze(1) + self.config.strength * (layers - v.unsqueeze(1))
+            return v.unsqueeze(1) + lam * (layers - v.unsqueeze(1))
 
 
 StaticLayer.config_class = StaticConfig

@@ -10,7 +10,7 @@ rewards any second output closer to the hidden layer than the blend is. A model
 * ``grey`` — ``[V, ½]``;
 * ``black`` — ``[V, 0]``: "there is no second layer", the hedge to beat on reflection
   blends, where the reflection is faint (on camera-fixed reflection blends it scores
-  0.88× Identity, docs/static-layer.md);
+  0.90× Identity on the val split, docs/static-layer.md);
 * ``blur`` — ``[V, blur(V)]``, a 15-px box blur of each frame (the low frequencies are
   shared by both layers; a hedge on transparent blends).
 

@@ -19,9 +19,12 @@ chosen on the corpus **train** clips (``benchmarks/static_layer.py``): where not
 (the real val, whose clips are nearly still) the full estimate hands the whole image to
 the still layer and scores worse than the input, the halfway one does not.
 
-It assumes the two layers are of about equal strength (α = ½). A faint reflection, as
-most real windscreens show, is doubled into the still layer and taken twice from the
-moving one: on such blends it is worse than the input (docs/static-layer.md).
+``blend="average"`` assumes the two layers are of about equal strength (α = ½): a faint
+reflection, as most real windscreens show, would be doubled into the still layer and
+taken twice from the moving one (worse than the input on such blends). ``blend="add"``
+is for those: glass adds the reflection's light to the scene's, so the same median runs
+on the video in linear light, where the still part *is* the reflection, and the scene is
+what remains (shipped as ``static-reflection``; docs/static-layer.md).
 
 Output order is fixed: layer 0 the still layer, layer 1 the moving one. It needs frames
 in which the other layer moves (``centrifuge separate`` gives it segments of 32). Shape:

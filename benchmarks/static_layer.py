@@ -24,6 +24,8 @@ import torch
 
 from centrifuge.evaluate.blends import BLENDS, evaluate_blends
 from centrifuge.models import create_model
+from centrifuge.models.static import BLENDS as MODES
+from centrifuge.models.static import StaticConfig
 from centrifuge.precision import cpu_header
 from centrifuge.separation.inference import Separator
 
@@ -31,9 +33,9 @@ from centrifuge.separation.inference import Separator
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--strengths", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
-    p.add_argument("--mode", choices=["average", "add"], default="average",
+    p.add_argument("--mode", choices=MODES, default=StaticConfig.blend,
                    help="static_layer's blend: average (α = ½) or add (a faint reflection)")
-    p.add_argument("--floors", type=float, nargs="+", default=[0.05],
+    p.add_argument("--floors", type=float, nargs="+", default=[StaticConfig.floor],
                    help="with --mode add: the reflection's quantile set to black")
     p.add_argument("--blend", nargs="+", choices=BLENDS, default=["camera-fixed", "transparent"])
     p.add_argument("--split", choices=["train", "val"], default="train")
@@ -46,7 +48,7 @@ def main(argv=None) -> None:
     print("| mode | strength λ | floor | blend | ratio to Identity | best trivial (ratio) | "
           "**ratio to best trivial** | PSNR V¹ / V² (mix) dB | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
-    floors = args.floors if args.mode == "add" else [0.05]
+    floors = args.floors if args.mode == "add" else [StaticConfig.floor]
     for strength, floor in [(s, f) for s in args.strengths for f in floors]:
         model = create_model("static_layer", strength=strength, blend=args.mode, floor=floor)
         sep = Separator(model, precision="fp32", segment=args.frames, overlap=0.0,

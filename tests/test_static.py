@@ -14,7 +14,7 @@ from centrifuge.data.camera_fixed import CameraFixedPairs, draw_pan, pan, travel
 from centrifuge.data.videos import folder_entries
 from centrifuge.errors import ConfigError
 from centrifuge.evaluate import baselines
-from centrifuge.io import frames_to_tensor, write_video
+from centrifuge.io import frames_to_tensor, tensor_to_frames, write_video
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
 from centrifuge.models.static import gradients, integrate
@@ -152,8 +152,7 @@ def test_separate_by_name_writes_the_still_layer_first(tmp_path):
     from centrifuge.io import read_video
 
     layers, mix = _windscreen(frames=24, size=48)
-    to_uint8 = lambda v: (v.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()  # noqa: E731
-    clip = write_video(tmp_path / "drive.mp4", to_uint8(mix[0]), fps=12)
+    clip = write_video(tmp_path / "drive.mp4", tensor_to_frames(mix[0]), fps=12)
     assert main(["separate", str(clip), "-o", str(tmp_path / "out"), "-n", "static-layer"]) == 0
     folder = tmp_path / "out" / "static-layer" / "drive"
     still = frames_to_tensor(read_video(folder / "layer_0.mp4").frames)

@@ -44,8 +44,9 @@ def add_corpus(sub) -> None:
             q.add_argument("--textures-only", action="store_true",
                            help="only the texture bank, gzipped (procedural training on a "
                                 "machine without PyAV, e.g. a lent GPU: tools/gpu/)")
-            q.add_argument("--texture-frames", type=cli_args.positive_int, default=6, metavar="N",
-                           help="frames of each train clip in the bank (data.texture_frames)")
+            q.add_argument("--texture-frames", type=cli_args.positive_int, metavar="N",
+                           help="frames of each train clip in the bank (data.texture_frames; "
+                                "default: its default)")
             q.add_argument("--texture-stills", action="store_true",
                            help="the corpus stills in the bank too (data.texture_stills)")
     p.set_defaults(run=_run_corpus)
@@ -67,9 +68,11 @@ def _run_corpus(args) -> int:
     if args.corpus_command == "bundle":
         from centrifuge.data.bundle import make_bundle
 
+        # the default frame count stays make_bundle's (importing it here would load torch
+        # while the parser is built)
+        frames = {} if args.texture_frames is None else {"texture_frames": args.texture_frames}
         target = make_bundle(args.target, args.root, textures_only=args.textures_only,
-                             texture_frames=args.texture_frames,
-                             texture_stills=args.texture_stills)
+                             texture_stills=args.texture_stills, **frames)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         if args.textures_only:
             print(f"wrote {target} ({size / 2**20:.1f} MiB); train on procedural video "

@@ -40,7 +40,13 @@ from centrifuge.data.corpus import Corpus, build
 from centrifuge.data.mixing import reflection_blend
 from centrifuge.errors import ConfigError, CorpusError
 from centrifuge.evaluate.blends import score_blend
-from centrifuge.io import frames_to_tensor, read_audio, read_video, write_video
+from centrifuge.io import (
+    frames_to_tensor,
+    read_audio,
+    read_video,
+    tensor_to_frames,
+    write_video,
+)
 from centrifuge.losses import reconstruction_loss
 from centrifuge.separation.files import is_owned, separate_file
 from centrifuge.separation.inference import Separator
@@ -100,8 +106,7 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
     if reflection:  # the city seen through glass that faintly reflects the still head
         r = reflection_blend(frames_to_tensor(v2), frames_to_tensor(v1),
                              np.random.default_rng(REFLECTION_SEED))
-        to_uint8 = lambda x: (x.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()  # noqa: E731
-        v1, v2, mix = to_uint8(r.reflection), to_uint8(r.transmission), to_uint8(r.mix)
+        v1, v2, mix = (tensor_to_frames(x) for x in (r.reflection, r.transmission, r.mix))
     else:
         mix = ((v1.astype(np.float32) + v2.astype(np.float32)) / 2).round().astype(np.uint8)
     sound = read_audio(corpus.path(CLIP_WITH_SOUND), duration_s=t / first.fps, rate=44100,

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 
 import torch
 
+from centrifuge.data.mixing import GAMMA  # display ↔ linear light, as the reflection blends
 from centrifuge.errors import ConfigError
 from centrifuge.models.centrifuge import LayerModel, config_from_mapping
 
 BLENDS = ("average", "add")
-GAMMA = 2.2  # display ↔ linear light, as data/mixing.py's reflection blends
 
 
 @dataclass
@@ -138,9 +138,6 @@ def still_reflection(linear: torch.Tensor, floor: float) -> torch.Tensor:
 
 class StaticLayer(LayerModel):
     """Temporal median of gradients → still layer; the rest → moving layer (module doc)."""
-
-    def __init__(self, config: StaticConfig):
-        super().__init__(config)
 
     @property
     def multiple(self) -> tuple[int, int, int]:

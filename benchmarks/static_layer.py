@@ -4,6 +4,7 @@
     python benchmarks/static_layer.py --split val --strengths 0.5  # then report
     python benchmarks/static_layer.py --mode add --strengths 1 --floors 0.02 0.05 0.1 \
         --blend camera-fixed-reflection                            # faint reflections
+    python benchmarks/static_layer.py --mode add --bounds on off ...   # min-composite or not
 
 For each strength, ``centrifuge evaluate``'s blends of the corpus split
 (``--blend camera-fixed transparent`` by default: one layer fixed to the camera and the
@@ -37,6 +38,9 @@ def main(argv=None) -> None:
                    help="static_layer's blend: average (α = ½) or add (a faint reflection)")
     p.add_argument("--floors", type=float, nargs="+", default=[StaticConfig.floor],
                    help="with --mode add: the reflection's quantile set to black")
+    p.add_argument("--bounds", nargs="+", choices=["on", "off"], default=["on"],
+                   help="with --mode add: hold the reflection under the clip's darkest frame "
+                        "(on, the default) or not (off: the ninth session's method)")
     p.add_argument("--blend", nargs="+", choices=BLENDS, default=["camera-fixed", "transparent"])
     p.add_argument("--split", choices=["train", "val"], default="train")
     p.add_argument("--samples", type=int, default=64)
@@ -45,12 +49,16 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     print(f"{cpu_header()}\n{args.split} split, {args.samples} blends per kind, "
           f"{args.frames}×{args.size}²\n")
-    print("| mode | strength λ | floor | blend | ratio to Identity | best trivial (ratio) | "
-          "**ratio to best trivial** | PSNR V¹ / V² (mix) dB | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    floors = args.floors if args.mode == "add" else [StaticConfig.floor]
-    for strength, floor in [(s, f) for s in args.strengths for f in floors]:
-        model = create_model("static_layer", strength=strength, blend=args.mode, floor=floor)
+    print("| mode | strength λ | floor | bound | blend | ratio to Identity | "
+          "best trivial (ratio) | **ratio to best trivial** | PSNR V¹ / V² (mix) dB | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    add = args.mode == "add"
+    floors = args.floors if add else [StaticConfig.floor]
+    bounds = [b == "on" for b in args.bounds] if add else [StaticConfig.bound]
+    for strength, floor, bound in [(s, f, b) for s in args.strengths for f in floors
+                                   for b in bounds]:
+        model = create_model("static_layer", strength=strength, blend=args.mode, floor=floor,
+                             bound=bound)
         sep = Separator(model, precision="fp32", segment=args.frames, overlap=0.0,
                         max_size=None, progress=False)
         for blend in args.blend:
@@ -58,7 +66,8 @@ def main(argv=None) -> None:
             r = evaluate_blends(sep, blend=blend, samples=args.samples, frames=args.frames,
                                 size=args.size, split=args.split, progress=False)
             trivial = r.baselines[r.best_trivial] / r.identity
-            print(f"| {args.mode} | {strength:g} | {floor:g} | {blend} | {r.oracle.ratio:.3f} | "
+            print(f"| {args.mode} | {strength:g} | {floor:g} | {'on' if bound else 'off'} "
+                  f"| {blend} | {r.oracle.ratio:.3f} | "
                   f"{r.best_trivial} "
                   f"({trivial:.3f}) | **{r.oracle.vs_trivial:.3f}** | {r.oracle.psnr[0]:.2f} / "
                   f"{r.oracle.psnr[1]:.2f} ({r.identity_psnr[0]:.2f} / "

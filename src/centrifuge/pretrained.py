@@ -73,11 +73,11 @@ _register(
     PretrainedModel(
         name="static-reflection",
         file="static-reflection.safetensors",
-        sha256="e83897005e593987c9bd96ed236b9ed52a8afab14785b45b38e48e5fd035fd4c",
+        sha256="b8964d66c884f465caa50753ea668852641a3acf7fa05a088cbe19dabb3fa507",
         summary="static_layer with blend=add (no training, no weights): a faint reflection "
                 "fixed to the camera (a windscreen seen by a mounted camera) found in linear "
-                "light from the temporal median of the gradients; the scene must move; see "
-                "weights/MODEL_CARD.md",
+                "light from the temporal median of the gradients, held under the clip's "
+                "darkest frame; the scene must move; see weights/MODEL_CARD.md",
     ),
 )
 _register(

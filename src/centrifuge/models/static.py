@@ -24,7 +24,12 @@ reflection, as most real windscreens show, would be doubled into the still layer
 taken twice from the moving one (worse than the input on such blends). ``blend="add"``
 is for those: glass adds the reflection's light to the scene's, so the same median runs
 on the video in linear light, where the still part *is* the reflection, and the scene is
-what remains (shipped as ``static-reflection``; docs/static-layer.md).
+what remains (shipped as ``static-reflection``; docs/static-layer.md). Because glass only
+adds light, no frame at a pixel is darker than the reflection there: the clip's darkest
+value (its min-composite) bounds the estimate from above, which corrects the median
+where the scene's edges linger (on the train split's faint reflections, 0.627× Identity
+at the best strength without the bound, ½, and 0.492× with it at strength 1, which the
+bound made the better choice; ``benchmarks/static_layer.py --mode add``).
 
 Output order is fixed: layer 0 the still layer, layer 1 the moving one. It needs frames
 in which the other layer moves (``centrifuge separate`` gives it segments of 32). Shape:
@@ -60,12 +65,16 @@ class StaticConfig:
             ``floor`` quantile set to black (reflections add light; where the reflected
             scene is dark they add none).
         floor: with ``add``, the quantile of the reflection that is black.
+        bound: with ``add``, hold the reflection at or under the darkest value each pixel
+            takes in the clip: glass adds light, so no frame is darker than the reflection
+            (``False``: the ninth session's method, kept to reproduce its numbers).
     """
 
     strength: float = 0.5
     n_outputs: int = 2
     blend: str = "average"
     floor: float = 0.05
+    bound: bool = True
 
     def __post_init__(self):
         if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) \
@@ -76,6 +85,8 @@ class StaticConfig:
         if isinstance(self.floor, bool) or not isinstance(self.floor, (int, float)) \
                 or not 0 <= self.floor < 1:
             raise ConfigError(f"floor must be a quantile in [0, 1), got {self.floor!r}")
+        if not isinstance(self.bound, bool):
+            raise ConfigError(f"bound must be true or false, got {self.bound!r}")
         if self.n_outputs != 2:
             raise ConfigError(f"static_layer makes 2 layers (the still one and the moving "
                               f"one), got n_outputs={self.n_outputs!r}")
@@ -128,12 +139,15 @@ def still_layer(video: torch.Tensor) -> torch.Tensor:
     return 2 * still_part(video) + video.mean(dim=(2, 3, 4), keepdim=True)
 
 
-def still_reflection(linear: torch.Tensor, floor: float) -> torch.Tensor:
+def still_reflection(linear: torch.Tensor, floor: float, bound: bool = True) -> torch.Tensor:
     """The still reflection ``(B, 3, 1, H, W)`` added to ``linear`` ``(B, 3, T, H, W)``
-    (linear light), its ``floor`` quantile at zero, never negative."""
+    (linear light), its ``floor`` quantile at zero, never negative, and with ``bound``
+    nowhere brighter than the clip's darkest frame there (the min-composite of Szeliski,
+    Avidan & Anandan, CVPR 2000: the scene behind adds light, never takes it away)."""
     r = still_part(linear)
     low = torch.quantile(r.flatten(2), floor, dim=2)[..., None, None, None]
-    return (r - low).clamp_min(0)
+    r = (r - low).clamp_min(0)
+    return torch.minimum(r, linear.amin(dim=2, keepdim=True)) if bound else r
 
 
 class StaticLayer(LayerModel):
@@ -146,10 +160,11 @@ class StaticLayer(LayerModel):
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
         with torch.autocast(video.device.type, enabled=False):
             v = video.float()
-            lam = self.config.strength
-            if self.config.blend == "add":
+            c = self.config
+            lam = c.strength
+            if c.blend == "add":
                 linear = v.clamp(0, 1) ** GAMMA
-                r = lam * still_reflection(linear, self.config.floor).expand_as(v)
+                r = lam * still_reflection(linear, c.floor, c.bound).expand_as(v)
                 scene = (linear - r).clamp_min(0)
                 return torch.stack([r, scene], dim=1) ** (1 / GAMMA)
             still = still_layer(v).expand_as(v)

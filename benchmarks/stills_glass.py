@@ -4,12 +4,15 @@ methods carry beyond the five val clips?
     python benchmarks/stills_glass.py                       # static-reflection, 64 blends
     python benchmarks/stills_glass.py -n static-reflection 'static_layer:{"blend": "add",
         "strength": 0.5, "bound": false}' static-layer default
+    python benchmarks/stills_glass.py --motion zoom     # the scene comes toward the camera
 
 ``centrifuge evaluate --blend camera-fixed-reflection`` pairs the corpus val clips, five
 scenes. Here the pictures are scikit-image's photographs (its package folder; nothing is
 downloaded): one is fixed in the frame and reflected in glass by the project's
 reflection model (``data/mixing.py: reflection_blend``), another pans behind the glass at
-the camera-fixed blends' speeds (``data/camera_fixed.py``). Both are perfectly still
+the camera-fixed blends' speeds (``data/camera_fixed.py``), or with ``--motion zoom``
+grows toward the camera as a road does through a windscreen (a window shrinking about a
+point near the centre, :data:`ZOOM` of its size per frame). Both are perfectly still
 pictures, so this is easier than real clips, which move a little of their own; what it
 adds is many scenes. Seeded per blend; scored like ``centrifuge evaluate``: the ratio to
 Identity and to the best trivial answer (on faint reflections, the blend beside black).
@@ -41,6 +44,7 @@ PHOTOS = ["astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png
           "coins.png", "grass.png", "gravel.png", "moon.png", "motorcycle_left.png",
           "page.png", "rocket.jpg", "clock_motion.png"]
 SEED = 424_242
+ZOOM = (0.01, 0.03)  # forward motion: the fraction the seen window shrinks per frame
 
 
 def photo(name: str, side: int) -> np.ndarray:
@@ -54,16 +58,35 @@ def photo(name: str, side: int) -> np.ndarray:
                                                                       Image.BICUBIC))
 
 
-def blends(samples: int, frames: int, size: int):
+def zoom(picture: np.ndarray, frames: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Frames ``(T, size, size, 3)`` of ``picture`` coming toward the camera: a window
+    about a point near the centre shrinking by a rate in :data:`ZOOM` per frame."""
+    side = picture.shape[0]
+    rate = rng.uniform(*ZOOM)
+    cy, cx = (side / 2 + rng.uniform(-0.1, 0.1) * side for _ in range(2))
+    img = Image.fromarray(picture)
+    out = []
+    for t in range(frames):
+        half = side / 2 * (1 - rate) ** t
+        half = min(half, cy, cx, side - cy, side - cx)  # stays inside the picture
+        box = (cx - half, cy - half, cx + half, cy + half)
+        out.append(np.asarray(img.resize((size, size), Image.BICUBIC, box=box)))
+    return np.stack(out)
+
+
+def blends(samples: int, frames: int, size: int, motion: str = "pan"):
     """Yield ``(mix, targets)``: ``(3, T, S, S)`` and ``(2, 3, T, S, S)``, reflection first."""
     side = size + travel(frames, size) + 2
     for i in range(samples):
         rng = np.random.default_rng([SEED, i])
         a, b = rng.choice(len(PHOTOS), size=2, replace=False)
         fixed = np.repeat(photo(PHOTOS[a], size)[None], frames, axis=0)
-        start, velocity = draw_pan(rng, frames, size, side)
-        scene = pan(np.repeat(photo(PHOTOS[b], side)[None], frames, axis=0), size, start,
-                    velocity)
+        if motion == "zoom":
+            scene = zoom(photo(PHOTOS[b], 4 * size), frames, size, rng)
+        else:
+            start, velocity = draw_pan(rng, frames, size, side)
+            scene = pan(np.repeat(photo(PHOTOS[b], side)[None], frames, axis=0), size, start,
+                        velocity)
         r = reflection_blend(frames_to_tensor(scene), frames_to_tensor(fixed), rng)
         yield r.mix, torch.stack([r.reflection, r.transmission])
 
@@ -78,12 +101,15 @@ def load(spec: str):
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("-n", "--models", nargs="+", default=["static-reflection"])
+    p.add_argument("--motion", choices=["pan", "zoom"], default="pan",
+                   help="the scene behind the glass pans past, or comes toward the camera")
     p.add_argument("--samples", type=int, default=64)
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--size", type=int, default=64)
     args = p.parse_args(argv)
-    data = list(blends(args.samples, args.frames, args.size))
+    data = list(blends(args.samples, args.frames, args.size, args.motion))
     print(f"{cpu_header()}\n{args.samples} blends of {len(PHOTOS)} scikit-image photographs, "
+          f"the scene {'zooming' if args.motion == 'zoom' else 'panning'}, "
           f"{args.frames}×{args.size}²\n")
     print("| model | ratio to Identity | best trivial (ratio) | **ratio to best trivial** | "
           "worse than Identity | PSNR reflection / scene (blend's) dB | seconds |")

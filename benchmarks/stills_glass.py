@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import Dataset
 
 from centrifuge.data.camera_fixed import draw_pan, pan, travel
-from centrifuge.data.mixing import reflection_blend
-from centrifuge.evaluate.baselines import baseline_losses, best_trivial
-from centrifuge.evaluate.blends import score_blend
+from centrifuge.data.mixing import reflection_blend, transparent_alpha
+from centrifuge.evaluate.blends import evaluate_blends
 from centrifuge.io import frames_to_tensor
 from centrifuge.models import create_model
 from centrifuge.precision import cpu_header
@@ -74,21 +74,32 @@ def zoom(picture: np.ndarray, frames: int, size: int, rng: np.random.Generator) 
     return np.stack(out)
 
 
-def blends(samples: int, frames: int, size: int, motion: str = "pan"):
-    """Yield ``(mix, targets)``: ``(3, T, S, S)`` and ``(2, 3, T, S, S)``, reflection first."""
-    side = size + travel(frames, size) + 2
-    for i in range(samples):
+class StillsGlass(Dataset):
+    """``samples`` faint reflections of :data:`PHOTOS`, items like
+    :class:`~centrifuge.data.camera_fixed.CameraFixedPairs`' (``v1`` the reflection)."""
+
+    def __init__(self, samples: int, frames: int, size: int, motion: str = "pan"):
+        self.samples, self.frames, self.size, self.motion = samples, frames, size, motion
+
+    def __len__(self) -> int:
+        return self.samples
+
+    def __getitem__(self, i: int) -> dict:
+        frames, size = self.frames, self.size
         rng = np.random.default_rng([SEED, i])
         a, b = rng.choice(len(PHOTOS), size=2, replace=False)
         fixed = np.repeat(photo(PHOTOS[a], size)[None], frames, axis=0)
-        if motion == "zoom":
+        if self.motion == "zoom":
             scene = zoom(photo(PHOTOS[b], 4 * size), frames, size, rng)
         else:
+            side = size + travel(frames, size) + 2
             start, velocity = draw_pan(rng, frames, size, side)
             scene = pan(np.repeat(photo(PHOTOS[b], side)[None], frames, axis=0), size, start,
                         velocity)
         r = reflection_blend(frames_to_tensor(scene), frames_to_tensor(fixed), rng)
-        yield r.mix, torch.stack([r.reflection, r.transmission])
+        return {"mix": r.mix, "v1": r.reflection, "v2": r.transmission,
+                "alpha": transparent_alpha(tuple(r.mix[:1].shape[1:]), 1 - r.alpha),
+                "meta": {"source1": PHOTOS[a], "source2": PHOTOS[b]}}
 
 
 def load(spec: str):
@@ -107,7 +118,7 @@ def main(argv=None) -> None:
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--size", type=int, default=64)
     args = p.parse_args(argv)
-    data = list(blends(args.samples, args.frames, args.size, args.motion))
+    data = StillsGlass(args.samples, args.frames, args.size, args.motion)
     print(f"{cpu_header()}\n{args.samples} blends of {len(PHOTOS)} scikit-image photographs, "
           f"the scene {'zooming' if args.motion == 'zoom' else 'panning'}, "
           f"{args.frames}×{args.size}²\n")
@@ -118,21 +129,13 @@ def main(argv=None) -> None:
         start = time.perf_counter()
         sep = Separator(load(spec), precision="fp32", segment=args.frames, overlap=0.0,
                         max_size=None, progress=False)
-        loss, ident, psnr, mix_psnr, trivial = [], [], [], [], {}
-        for mix, targets in data:
-            s = score_blend(sep.separate(mix)[None], mix[None], targets[None])
-            loss.append(s.loss), ident.append(s.identity)
-            psnr.append(s.psnr), mix_psnr.append(s.identity_psnr)
-            for k, v in baseline_losses(mix[None], targets[None]).items():
-                trivial.setdefault(k, []).append(v)
-        loss, ident = torch.cat(loss), torch.cat(ident)
-        name, best = best_trivial({k: float(torch.cat(v).mean()) for k, v in trivial.items()})
-        ps, mps = torch.cat(psnr).mean(0), torch.cat(mix_psnr).mean(0)
-        print(f"| {spec} | {loss.mean() / ident.mean():.3f} | {name} "
-              f"({best / float(ident.mean()):.3f}) | **{float(loss.mean()) / best:.3f}** | "
-              f"{100 * float((loss > ident).double().mean()):.0f} % | {ps[0]:.2f} / {ps[1]:.2f} "
-              f"({mps[0]:.2f} / {mps[1]:.2f}) | {time.perf_counter() - start:.0f} |",
-              flush=True)
+        r = evaluate_blends(sep, blend="stills-glass", data=data, progress=False)
+        o = r.oracle
+        print(f"| {spec} | {o.ratio:.3f} | {r.best_trivial} "
+              f"({r.baselines[r.best_trivial] / r.identity:.3f}) | **{o.vs_trivial:.3f}** | "
+              f"{100 * o.worse_share:.0f} % | {o.psnr[0]:.2f} / {o.psnr[1]:.2f} "
+              f"({r.identity_psnr[0]:.2f} / {r.identity_psnr[1]:.2f}) | "
+              f"{time.perf_counter() - start:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from centrifuge.data.camera_fixed import CAMERA_FIXED_REFLECTION, CameraFixedPairs
@@ -146,6 +146,18 @@ def _pick_eval(loss: torch.Tensor, identity: torch.Tensor, layer_psnr: torch.Ten
                     float(loss.mean()) / trivial)
 
 
+def corpus_blends(blend: str, samples: int, frames: int, size: int, root: str | None,
+                  split: str) -> Dataset:
+    """The seeded ``blend`` blends of the corpus ``split`` that ``centrifuge evaluate``
+    scores."""
+    entries = make_entries("corpus", root, split)
+    if blend in (CAMERA_FIXED, CAMERA_FIXED_REFLECTION):
+        return CameraFixedPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED,
+                                reflection=blend == CAMERA_FIXED_REFLECTION)
+    sampler = ClipSampler(entries, frames=frames, crop=size, train=False, cache=True)
+    return BlendedPairs(sampler, samples, seed=EVAL_SEED, blend=BlendConfig(blend=blend))
+
+
 def evaluate_blends(
     separator: Separator,
     *,
@@ -158,15 +170,13 @@ def evaluate_blends(
     batch_size: int = 4,
     product_rule: str = DEFAULT_RULE,
     progress: bool = True,
+    data: Dataset | None = None,
 ) -> BlendEval:
-    """Evaluate ``separator``'s model on seeded blends of the corpus ``split``."""
-    entries = make_entries("corpus", root, split)
-    if blend in (CAMERA_FIXED, CAMERA_FIXED_REFLECTION):
-        data = CameraFixedPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED,
-                                reflection=blend == CAMERA_FIXED_REFLECTION)
-    else:
-        sampler = ClipSampler(entries, frames=frames, crop=size, train=False, cache=True)
-        data = BlendedPairs(sampler, samples, seed=EVAL_SEED, blend=BlendConfig(blend=blend))
+    """Evaluate ``separator``'s model on seeded blends of the corpus ``split``, or on
+    ``data``, items like :class:`~centrifuge.data.pairs.BlendedPairs`' (``blend`` is then
+    only their label; ``benchmarks/stills_glass.py`` scores photographs this way)."""
+    if data is None:
+        data = corpus_blends(blend, samples, frames, size, root, split)
     loader = DataLoader(data, batch_size=batch_size, collate_fn=_collate)
     oracle, ident, rules = [], [], {r: [] for r in RULES}
     oracle_psnr, mix_psnr, rule_psnr = [], [], {r: [] for r in RULES}

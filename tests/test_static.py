@@ -17,7 +17,7 @@ from centrifuge.evaluate import baselines
 from centrifuge.io import frames_to_tensor, tensor_to_frames, write_video
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
-from centrifuge.models.static import gradients, integrate
+from centrifuge.models.poisson import gradients, integrate
 
 from conftest import moving_pattern
 

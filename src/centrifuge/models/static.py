@@ -40,7 +40,6 @@ whatever the caller's autocast.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
@@ -48,6 +47,7 @@ import torch
 from centrifuge.data.mixing import GAMMA  # display ↔ linear light, as the reflection blends
 from centrifuge.errors import ConfigError
 from centrifuge.models.centrifuge import LayerModel, config_from_mapping
+from centrifuge.models.poisson import gradients, integrate, mirror
 
 BLENDS = ("average", "add")
 
@@ -99,37 +99,11 @@ class StaticConfig:
         return config_from_mapping(cls, d)
 
 
-def _mirror(x: torch.Tensor) -> torch.Tensor:
-    """``x`` (..., H, W) → (..., 2H, 2W), reflected: periodic with no jump at the borders."""
-    x = torch.cat([x, x.flip(-1)], dim=-1)
-    return torch.cat([x, x.flip(-2)], dim=-2)
-
-
-def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Periodic forward differences along W and H."""
-    return torch.roll(x, -1, -1) - x, torch.roll(x, -1, -2) - x
-
-
-def integrate(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-    """The zero-mean image (..., H, W) whose :func:`gradients` are closest to ``gx, gy``
-    in least squares (exact when they are an image's gradients)."""
-    h, w = gx.shape[-2:]
-    fy = torch.fft.fftfreq(h, device=gx.device, dtype=gx.dtype).reshape(h, 1)
-    fx = torch.fft.fftfreq(w, device=gx.device, dtype=gx.dtype).reshape(1, w)
-    dx = torch.exp(2j * math.pi * fx) - 1  # the difference operators' frequency responses
-    dy = torch.exp(2j * math.pi * fy) - 1
-    den = dx.abs() ** 2 + dy.abs() ** 2
-    den[0, 0] = 1  # the mean: not determined by gradients, set to zero below
-    spectrum = (dx.conj() * torch.fft.fft2(gx) + dy.conj() * torch.fft.fft2(gy)) / den
-    spectrum[..., 0, 0] = 0
-    return torch.fft.ifft2(spectrum).real
-
-
 def still_part(video: torch.Tensor) -> torch.Tensor:
     """The zero-mean image ``(B, 3, 1, H, W)`` whose gradients are the temporal median of
     ``video``'s ``(B, 3, T, H, W)``: what does not move, up to its mean."""
     h, w = video.shape[-2:]
-    gx, gy = gradients(_mirror(video))
+    gx, gy = gradients(mirror(video))
     return integrate(gx.median(dim=2).values, gy.median(dim=2).values)[..., :h, :w].unsqueeze(2)
 
 

@@ -13,6 +13,8 @@ from centrifuge.data.textures import TextureBank, procedural_textures, skimage_s
 from centrifuge.errors import ConfigError
 from centrifuge.losses import pit_loss
 from centrifuge.models import create_model
+from centrifuge.models.poisson import gradients, mirror, mirror_edges
+from centrifuge.models.small import edge_layers
 
 SMALL = {"widths": [8, 16, 32], "groups": 4}
 
@@ -30,17 +32,17 @@ def _perturbed(model):
 
 
 def test_starts_at_identity_for_every_head():
-    for head in ("mask", "residual"):
+    for head in ("mask", "residual", "edges"):
         model = create_model("centrifuge_small", head=head, n_outputs=3, **SMALL)
         x = torch.rand(2, 3, 5, 20, 28)
         assert torch.allclose(model(x), x[:, None].expand(-1, 3, -1, -1, -1, -1), atol=1e-6)
 
 
-@pytest.mark.parametrize("n", [2, 4])
-def test_consistent_mask_head_outputs_recompose_the_input(n):
+@pytest.mark.parametrize("n,head", [(2, "mask"), (4, "mask"), (2, "edges"), (3, "edges")])
+def test_consistent_heads_outputs_recompose_the_input(n, head):
     """consistent=True: Σᵢ Oⁱ / n = V whatever the weights (mixture consistency)."""
     model = _perturbed(create_model("centrifuge_small", n_outputs=n, consistent=True,
-                                    **SMALL)).eval()
+                                    head=head, **SMALL)).eval()
     x = torch.rand(2, 3, 4, 24, 24)
     with torch.no_grad():
         out = model(x)
@@ -83,7 +85,7 @@ def test_runs_at_any_size():
 
 def test_config_errors_are_one_line():
     for bad, message in (({"head": "soft"}, "head must be one of"),
-                         ({"head": "residual", "consistent": True}, "head=mask only"),
+                         ({"head": "residual", "consistent": True}, "mask or edges only"),
                          ({"widths": [8, 10], "groups": 4}, "divisible by groups"),
                          ({"widths": []}, "1 to 6 levels"),
                          ({"n_outputs": 0}, "n_outputs")):
@@ -110,3 +112,38 @@ def test_a_tiny_model_overfits_four_blends():
         opt.step()
     with torch.no_grad():
         assert pit_loss(model(mix), targets).loss.item() < 0.5 * identity
+
+
+def test_edge_layers_split_a_blend_whose_layers_own_different_edges():
+    """Told its owners, the edge head's integral returns each layer (up to its mean):
+    here layer 1 varies along y only and layer 2 along x only, so every y edge of the
+    blend is layer 1's and every x edge layer 2's."""
+    y, x = torch.meshgrid(torch.linspace(0, 6, 24), torch.linspace(0, 9, 30), indexing="ij")
+    v1 = (0.5 + 0.4 * torch.sin(y))[None, None].expand(3, 2, -1, -1)
+    v2 = (0.5 + 0.4 * torch.cos(x + 0.3))[None, None].expand(3, 2, -1, -1) * 0.9
+    targets = torch.stack([v1, v2])[None]
+    mix = targets.mean(1)
+    first = torch.cat([torch.zeros(1, 3, 2, 24, 30), torch.ones(1, 3, 2, 24, 30)], 1)
+    out = edge_layers(mix, torch.stack([first, 1 - first], 1))
+    centred = out - out.mean((-2, -1), keepdim=True)
+    truth = targets - targets.mean((-2, -1), keepdim=True)
+    assert (centred - truth).abs().max() < 1e-4
+    assert torch.allclose(out.mean(1), mix, atol=1e-5)   # the two still average to V
+    swapped = edge_layers(mix, torch.stack([1 - first, first], 1))
+    assert (swapped - swapped.mean((-2, -1), keepdim=True) - truth.flip(1)).abs().max() < 1e-4
+
+
+def test_mirror_edges_pairs_each_edge_with_its_own_value():
+    """In the mirrored frame each edge of the original appears again (reflected); its
+    owner must travel with it: |∇ mirror(V)| = mirror_edges(|∇V|) wherever the original's
+    difference is a real edge (not the wrap-around of the periodic difference)."""
+    v = torch.rand(2, 3, 5, 7)
+    gx, gy = gradients(v)
+    mx, my = gradients(mirror(v))
+    ex, ey = mirror_edges(gx.abs(), gy.abs())
+    realx, realy = torch.ones(5, 7), torch.ones(5, 7)
+    realx[:, -1], realy[-1] = 0, 0
+    kx, ky = (k.bool() for k in mirror_edges(realx, realy))
+    assert torch.equal(ex[..., kx], mx.abs()[..., kx])
+    assert torch.equal(ey[..., ky], my.abs()[..., ky])
+    assert kx.sum() == 4 * 5 * 6 and ky.sum() == 4 * 4 * 7

@@ -19,14 +19,21 @@ three changes chosen for learning fast from few blends (each measured at equal C
   at the Identity baseline.
 * pooling in space only (clips are few frames), trilinear upsampling, skip concatenation.
 
-``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation. ``motion=k`` adds, as
-input channels of the first block and of the head, the clip averaged along each of its
-``k`` dominant motions (:mod:`centrifuge.models.motion`): these networks never learned
-to use motion by themselves (docs/motion.md). ``bank=r`` adds the clip averaged along
-every velocity of a fixed grid up to r pixels per frame (K of them,
-:func:`~centrifuge.models.motion.velocity_bank`): their grey versions, summed to a few
-channels, join the input, and the head routes among them per pixel,
-``Oⁱ = n·mⁱ·(V + Σ_c qⁱ_c·(A_c − V)) + Δⁱ`` with qⁱ (zero at init) predicted per pixel —
+``head="residual"`` (``Oⁱ = V + Δⁱ``) is kept for the ablation. ``head="edges"`` routes in
+the gradient domain instead (:func:`edge_layers`): per pixel, colour channel and
+direction a softmax over the layers says which layer owns the blend's edge there, and
+each layer is the Poisson integral of the edges it owns, plus Δⁱ. Told the true owners
+(the layer with the stronger edge), this answer scores 0.60× Identity on the real val's
+transparent blends, where being told both layers' mean colours gives 0.95×
+(``benchmarks/ceilings.py``): an edge classifier, not a regression of two images.
+
+``motion=k`` adds, as input channels of the first block and of the head, the clip
+averaged along each of its ``k`` dominant motions (:mod:`centrifuge.models.motion`):
+these networks never learned to use motion by themselves (docs/motion.md). ``bank=r``
+adds the clip averaged along every velocity of a fixed grid up to r pixels per frame (K
+of them, :func:`~centrifuge.models.motion.velocity_bank`): their grey versions, summed
+to a few channels, join the input, and the head routes among them per pixel, ``Oⁱ =
+n·mⁱ·(V + Σ_c qⁱ_c·(A_c − V)) + Δⁱ`` with qⁱ (zero at init) predicted per pixel —
 a layer taken from the averages along its own local motion, where the global velocities
 of ``motion`` are often wrong. ``prior=endpoint`` adds a frozen Kinetics-400 I3D trunk up
 to that endpoint (``Conv3d_2c_3x3``, ``Mixed_3c`` or ``Mixed_4f``); each tapped endpoint's
@@ -55,8 +62,9 @@ from centrifuge.models.centrifuge import (
     config_from_mapping,
 )
 from centrifuge.models.motion import bank_speeds, motion_channels, velocity_bank
+from centrifuge.models.poisson import gradients, integrate, mirror, mirror_edges
 
-HEADS = ("mask", "residual")
+HEADS = ("mask", "residual", "edges")
 BANK_FEATURES = 8
 # I3D endpoints a prior may tap, with the U-Net level of the same spatial stride
 PRIOR_TAPS = {"Conv3d_2c_3x3": 2, "Mixed_3c": 3, "Mixed_4f": 4}
@@ -70,8 +78,10 @@ class SmallConfig:
     Attributes:
         n_outputs: output layers n.
         widths: channels per level, full resolution first.
-        head: ``mask`` (routing + correction) or ``residual``.
-        consistent: with ``mask``, zero-mean corrections: outputs average to the input.
+        head: ``mask`` (routing + correction), ``edges`` (gradient routing + correction)
+            or ``residual``.
+        consistent: with ``mask`` or ``edges``, zero-mean corrections: outputs average
+            to the input.
         groups: GroupNorm groups (each width must divide by it).
         motion: motion-compensated averages of this many dominant motions as extra
             input channels (0: none).
@@ -105,8 +115,8 @@ class SmallConfig:
             raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         if not isinstance(self.consistent, bool):
             raise ConfigError(f"consistent must be true or false, got {self.consistent!r}")
-        if self.consistent and self.head != "mask":
-            raise ConfigError("consistent applies to head=mask only")
+        if self.consistent and self.head == "residual":
+            raise ConfigError("consistent applies to head=mask or edges only")
         if not isinstance(self.motion, int) or not 0 <= self.motion <= 4:
             raise ConfigError(f"motion must be a whole number of motions in 0..4, "
                               f"got {self.motion!r}")
@@ -166,7 +176,8 @@ class SmallSeparator(LayerModel):
             [_block(first if i == 0 else w[i - 1], c, g) for i, c in enumerate(w)])
         self.up = nn.ModuleList(
             [_block(w[i + 1] + w[i], w[i], g) for i in reversed(range(len(w) - 1))])
-        per_layer = 6 if config.head == "mask" else 3  # mask logits + Δ, or Δ
+        # mask logits + Δ; x and y edge-ownership logits + Δ; or Δ
+        per_layer = {"mask": 6, "edges": 9, "residual": 3}[config.head]
         self.head = nn.Conv3d(w[0] + inputs, per_layer * config.n_outputs, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -248,6 +259,12 @@ class SmallSeparator(LayerModel):
         v = video.float()[:, None]
         if self.config.head == "residual":
             return v + out.view(b, n, 3, t, h, w)
+        if self.config.head == "edges":
+            out = out.view(b, n, 9, t, h, w)
+            delta = out[:, :, 6:]
+            if self.config.consistent:
+                delta = delta - delta.mean(dim=1, keepdim=True)
+            return edge_layers(video.float(), out[:, :, :6].softmax(dim=1)) + delta
         out = out.view(b, n, 6, t, h, w)
         mask = out[:, :, :3].softmax(dim=1)
         delta = out[:, :, 3:]
@@ -264,6 +281,25 @@ class SmallSeparator(LayerModel):
             # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
             delta = delta - delta.mean(dim=1, keepdim=True)
         return n * mask * v + delta
+
+
+def edge_layers(video: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
+    """Each layer rebuilt, frame by frame, from the blend's gradients it owns.
+
+    ``owner`` ``(B, n, 6, T, H, W)``: per layer the share of each colour channel's x (first
+    three) and y (last three) forward difference; the shares sum to 1 over the layers.
+    Layer i's gradients are ``n·ownerⁱ·∇V`` (at α = 1/n a layer owning an edge outright
+    holds all of it), integrated by least squares over the mirrored frame
+    (:mod:`centrifuge.models.poisson`) and given the blend's mean colour in that frame.
+    Equal shares return V in every layer; the layers always sum to n·V.
+    Shape → ``(B, n, 3, T, H, W)``.
+    """
+    n = owner.shape[1]
+    h, w = video.shape[-2:]
+    gx, gy = gradients(mirror(video))
+    ox, oy = mirror_edges(owner[:, :, :3], owner[:, :, 3:])
+    layers = integrate(n * ox * gx[:, None], n * oy * gy[:, None])
+    return layers[..., :h, :w] + video.mean(dim=(3, 4), keepdim=True)[:, None]
 
 
 SmallSeparator.config_class = SmallConfig

@@ -43,7 +43,7 @@ from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.evaluate.baselines import baseline_losses, without_motion
 from centrifuge.evaluate.baselines import identity as baselines_identity
-from centrifuge.losses import best_assignment, pit_loss
+from centrifuge.losses import best_assignment, edge_owner_loss, pit_loss
 from centrifuge.models import create_model
 from centrifuge.models.checkpoint import save_model
 from centrifuge.precision import resolve_precision
@@ -159,6 +159,9 @@ def main(argv=None) -> None:
                    help="the corpus stills in the training bank too")
     p.add_argument("--match-colour", action="store_true",
                    help="same per-channel mean and spread for both layers of every blend")
+    p.add_argument("--owner-loss", type=float, default=0.0,
+                   help="weight of the edge head's ownership cross-entropy "
+                        "(centrifuge.losses.edge_owner_loss) beside the PIT loss")
     p.add_argument("--csv", default=None)
     p.add_argument("--label", default=None)
     p.add_argument("--save", default=None,
@@ -231,8 +234,10 @@ def main(argv=None) -> None:
         mix, targets = batch(data, range(step * args.batch, (step + 1) * args.batch),
                              args.match_colour or "matched" in options)
         with torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
-            out = model(mix.contiguous(memory_format=torch.channels_last_3d))
-        loss = pit_loss(out.float(), targets).loss
+            res = model.forward_dict(mix.contiguous(memory_format=torch.channels_last_3d))
+        loss = pit_loss(res["outputs"].float(), targets).loss
+        if args.owner_loss:
+            loss = loss + args.owner_loss * edge_owner_loss(res["owners"], mix, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

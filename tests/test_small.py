@@ -3,6 +3,8 @@ construction, runs at any size, and learns."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch.utils.data import default_collate
@@ -11,7 +13,7 @@ from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticSampler
 from centrifuge.data.textures import TextureBank, procedural_textures, skimage_stills
 from centrifuge.errors import ConfigError
-from centrifuge.losses import pit_loss
+from centrifuge.losses import edge_owner_loss, pit_loss
 from centrifuge.models import create_model
 from centrifuge.models.poisson import gradients, mirror, mirror_edges
 from centrifuge.models.small import edge_layers
@@ -147,3 +149,41 @@ def test_mirror_edges_pairs_each_edge_with_its_own_value():
     assert torch.equal(ex[..., kx], mx.abs()[..., kx])
     assert torch.equal(ey[..., ky], my.abs()[..., ky])
     assert kx.sum() == 4 * 5 * 6 and ky.sum() == 4 * 4 * 7
+
+
+def _owner_case():
+    y, x = torch.meshgrid(torch.linspace(0, 6, 16), torch.linspace(0, 9, 20), indexing="ij")
+    v1 = (0.5 + 0.4 * torch.sin(y) + 0.05 * torch.rand(16, 20))[None, None].expand(3, 2, -1, -1)
+    v2 = (0.5 + 0.3 * torch.cos(x))[None, None].expand(3, 2, -1, -1)
+    targets = torch.stack([v1, v2])[None].clone()
+    targets[..., :6] = 0.4   # a flat strip: no edge of the blend to own there
+    (ax, ay), (bx, by) = gradients(targets[:, 0]), gradients(targets[:, 1])
+    first = torch.cat([ax.abs() > bx.abs(), ay.abs() > by.abs()], dim=1).float()
+    return targets.mean(1), targets, first
+
+
+def test_edge_owner_loss_rewards_the_true_owners_in_either_order():
+    mix, targets, first = _owner_case()
+    sure = 20 * (torch.stack([first, 1 - first], 1) - 0.5)     # confident, correct logits
+    assert edge_owner_loss(sure, mix, targets) < 1e-3
+    assert edge_owner_loss(sure.flip(1), mix, targets) < 1e-3  # the layers have no order
+    wrong_where_flat = sure.clone()
+    wrong_where_flat[..., :5] = -wrong_where_flat[..., :5]     # edges count by strength
+    assert edge_owner_loss(wrong_where_flat, mix, targets) < 1e-3
+    undecided = torch.zeros_like(sure)
+    assert abs(edge_owner_loss(undecided, mix, targets).item() - math.log(2)) < 1e-5
+    # right on x edges, wrong on y edges: no labelling fits, much worse than undecided
+    half = torch.cat([sure[:, :, :3], sure.flip(1)[:, :, 3:]], dim=2)
+    assert edge_owner_loss(half, mix, targets) > 2 * math.log(2)
+    with pytest.raises(ValueError, match="two layers"):
+        edge_owner_loss(torch.zeros(1, 3, 6, 2, 16, 20), mix, targets)
+
+
+def test_the_edge_head_reports_its_owner_logits():
+    model = _perturbed(create_model("centrifuge_small", head="edges", **SMALL)).eval()
+    x = torch.rand(1, 3, 2, 18, 22)   # padded to 20×24 inside, cropped back
+    with torch.no_grad():
+        out = model.forward_dict(x)
+        assert torch.equal(out["outputs"], model(x))
+    assert out["owners"].shape == (1, 2, 6, 2, 18, 22)
+    assert "owners" not in create_model("centrifuge_small", **SMALL).forward_dict(x)

@@ -32,6 +32,7 @@ from functools import cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 # Above this many ordered assignments, solve with the Hungarian algorithm instead.
 MAX_BRUTE_FORCE = 5040
@@ -255,3 +256,35 @@ def control_chance(desired_loss: torch.Tensor, threshold: float = CONTROL_THRESH
     """Accuracy of choosing an output uniformly at random under the same rule, ``(B,)``."""
     lo, hi = desired_loss.min(-1, keepdim=True).values, desired_loss.max(-1, keepdim=True).values
     return (desired_loss < lo + threshold * (hi - lo)).float().mean(-1)
+
+
+def edge_owner_loss(owners: torch.Tensor, mix: torch.Tensor,
+                    targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the edge head's ownership logits against the true owners, a dense
+    per-edge signal beside the PIT loss (``benchmarks/curve.py --owner-loss``).
+
+    The owner of each x and y forward difference, per colour channel, is the layer whose
+    own difference there is the stronger (``evaluate.ceilings.told_edges``); each edge
+    counts by the blend's edge strength there (flat regions own nothing worth learning),
+    and of the two labellings the better one counts (layers have no order). Two layers
+    only.
+
+    Shape: owners ``(B, 2, 6, T, H, W)``, mix ``(B, 3, T, H, W)``, targets ``(B, 2, 3, T,
+    H, W)`` → scalar.
+    """
+    if owners.shape[1] != 2 or targets.shape[1] != 2:
+        raise ValueError("edge_owner_loss takes two layers")
+
+    def diffs(x):  # x and y forward differences, zero past the last column / row
+        dx = F.pad(x[..., 1:] - x[..., :-1], (0, 1))
+        dy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
+        return torch.cat([dx, dy], dim=-4).abs()
+
+    first = (diffs(targets[:, 0]) > diffs(targets[:, 1])).float()
+    weight = diffs(mix)
+    weight = weight / weight.mean(dim=(1, 2, 3, 4), keepdim=True).clamp_min(1e-6)
+    logp = owners.float().log_softmax(dim=1)
+    as_is = -(first * logp[:, 0] + (1 - first) * logp[:, 1])
+    swapped = -(first * logp[:, 1] + (1 - first) * logp[:, 0])
+    dims = (1, 2, 3, 4)
+    return torch.minimum((weight * as_is).mean(dims), (weight * swapped).mean(dims)).mean()

@@ -229,6 +229,15 @@ class SmallSeparator(LayerModel):
         return (1, s, s)
 
     def _forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self._separate(video)["outputs"]
+
+    def _forward_dict(self, video, audio, internals):
+        out = self._separate(video)
+        return out if internals else {"outputs": out["outputs"]}
+
+    def _separate(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``outputs``, and with the edge head its ownership logits ``owners`` ``(B, n, 6,
+        T, H, W)`` (x then y differences; for :func:`~centrifuge.losses.edge_owner_loss`)."""
         inputs = video
         if self.config.motion:
             extra = motion_channels(video, self.config.motion).to(video.dtype)
@@ -258,13 +267,15 @@ class SmallSeparator(LayerModel):
         n = self.config.n_outputs
         v = video.float()[:, None]
         if self.config.head == "residual":
-            return v + out.view(b, n, 3, t, h, w)
+            return {"outputs": v + out.view(b, n, 3, t, h, w)}
         if self.config.head == "edges":
             out = out.view(b, n, 9, t, h, w)
             delta = out[:, :, 6:]
             if self.config.consistent:
                 delta = delta - delta.mean(dim=1, keepdim=True)
-            return edge_layers(video.float(), out[:, :, :6].softmax(dim=1)) + delta
+            owners = out[:, :, :6]
+            return {"outputs": edge_layers(video.float(), owners.softmax(dim=1)) + delta,
+                    "owners": owners}
         out = out.view(b, n, 6, t, h, w)
         mask = out[:, :, :3].softmax(dim=1)
         delta = out[:, :, 3:]
@@ -280,7 +291,7 @@ class SmallSeparator(LayerModel):
         if self.config.consistent:
             # Σᵢ Oⁱ / n = V exactly: the masks sum to 1 and the corrections to 0.
             delta = delta - delta.mean(dim=1, keepdim=True)
-        return n * mask * v + delta
+        return {"outputs": n * mask * v + delta}
 
 
 def edge_layers(video: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:

@@ -393,3 +393,32 @@ except Exception as e:
     assert "val_synth_transparent/still_ratio" in columns  # does it separate by motion?
     best = load_model(run / "model.safetensors").checkpoint_metadata["metrics"]
     assert set(best) == {"val_synth_transparent/ratio"}  # the best by held-out blends
+
+
+def test_the_owner_loss_counts_transparent_items_only_and_needs_the_edge_head():
+    """loss.owners adds edge_owner_loss: ln 2 at init (owners undecided) on transparent
+    items; occlusion items, whose hidden layer's edges are not in the blend, add nothing."""
+    import math
+    import warnings
+
+    from centrifuge.errors import ConfigError
+    from centrifuge.train.module import CentrifugeModule
+
+    args = {"head": "edges", "widths": [8, 16], "groups": 4}
+    optim = {"name": "adamw", "lr": 1e-3, "schedule": "constant"}
+    v1, v2 = torch.rand(2, 3, 2, 16, 16), torch.rand(2, 3, 2, 16, 16)
+    occluder = (torch.rand(2, 1, 2, 16, 16) > 0.7).float()
+
+    def step(alpha, loss):
+        torch.manual_seed(0)
+        module = CentrifugeModule("centrifuge_small", args, optim, loss=loss)
+        batch = {"mix": alpha * v1 + (1 - alpha) * v2, "v1": v1, "v2": v2, "alpha": alpha}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # self.log outside a Trainer
+            return module.training_step(batch, 0).item()
+
+    clear = torch.full((2, 1, 2, 16, 16), 0.5)
+    assert abs(step(clear, {"owners": 1.0}) - step(clear, None) - math.log(2)) < 1e-5
+    assert step(occluder, {"owners": 1.0}) == step(occluder, None)
+    with pytest.raises(ConfigError, match="head=edges"):
+        CentrifugeModule("centrifuge_small", {}, optim, loss={"owners": 1.0})

@@ -157,12 +157,16 @@ def diversity(outputs: torch.Tensor) -> torch.Tensor:
 @dataclass
 class LossWeights:
     """Weights of the optional terms the CVPR paper tried (both off by default, §4.1),
-    and of C3's control regression (ICCV eq. 6; it reaches only the regressor)."""
+    of C3's control regression (ICCV eq. 6; it reaches only the regressor), and of the
+    edge head's ownership cross-entropy (``owners``)."""
 
     recomposition: float = 0.0
     diversity: float = 0.0
     control: float = 1.0
     control_centred: float = 0.0  # see control_regression_loss; not in the paper
+    # edge_owner_loss on the transparent items, for centrifuge_small head=edges (not in
+    # the paper; docs/edges.md)
+    owners: float = 0.0
 
 
 def centrifuge_loss(

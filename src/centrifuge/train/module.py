@@ -26,6 +26,7 @@ from centrifuge.losses import (
     control_correct,
     control_regression_loss,
     deterministic_loss,
+    edge_owner_loss,
     pairwise_loss,
     pit_loss,
 )
@@ -180,6 +181,9 @@ class CentrifugeModule(L.LightningModule):
             raise ConfigError("optim.milestones and optim.lr_values must have the same length")
         self._freeze_all_but(self.optim_cfg.train_only)
         self.loss_weights = LossWeights(**(loss or {}))
+        if self.loss_weights.owners and getattr(self.model.config, "head", None) != "edges":
+            raise ConfigError("loss.owners needs a model that predicts edge owners: "
+                              "centrifuge_small with model.args.head=edges")
         self.channels_last = channels_last
         if channels_last:
             channels_last_3d(self.model)
@@ -221,7 +225,7 @@ class CentrifugeModule(L.LightningModule):
     def forward_dict(self, mix: torch.Tensor, audio: torch.Tensor | None = None) -> dict:
         if self.channels_last:
             mix = mix.contiguous(memory_format=torch.channels_last_3d)
-        if not self.model.takes_audio:
+        if not self.model.takes_audio and not self.loss_weights.owners:
             return {"outputs": self.model(mix)}
         return self.model.forward_dict(mix, audio)
 
@@ -253,6 +257,16 @@ class CentrifugeModule(L.LightningModule):
             for name in ("recomposition", "diversity"):
                 if name in parts:
                     self.log(f"train/{name}", parts[name], batch_size=b)
+        if self.loss_weights.owners:
+            # the owners of a transparent blend's edges; an occluded layer's edges are
+            # not in the blend at all, so occlusion items do not count
+            alpha = batch["alpha"].flatten(1)
+            clear = (alpha.amax(1) - alpha.amin(1)) < 1e-6
+            if clear.any():
+                own = edge_owner_loss(result["owners"][clear], batch["mix"][clear],
+                                      targets[clear])
+                total = total + self.loss_weights.owners * own
+                self.log("train/owners", own.detach(), batch_size=int(clear.sum()))
         if self.control == "internal":
             reg = control_regression_loss(result["scores"], out, batch["v1"],
                                           self.loss_weights.control_centred).mean()

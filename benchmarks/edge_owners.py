@@ -19,9 +19,8 @@ import argparse
 import torch
 
 from centrifuge.evaluate.blends import corpus_blends
-from centrifuge.evaluate.ceilings import true_owners
 from centrifuge.losses import pit_loss
-from centrifuge.models.poisson import gradients
+from centrifuge.models.poisson import edge_owners, edge_strengths
 from centrifuge.models.small import edge_layers
 from centrifuge.precision import cpu_header
 from centrifuge.pretrained import resolve_model
@@ -31,11 +30,9 @@ SHARPEN = (2, 4, 1000)
 
 def accuracy(logits: torch.Tensor, mix: torch.Tensor, targets: torch.Tensor) -> float:
     """Edge-strength-weighted share of edges whose owner the logits get right."""
-    first = true_owners(targets)
+    first = edge_owners(targets[:, 0], targets[:, 1])
     said = (logits[:, 0] > logits[:, 1]).to(first.dtype)
-    gx, gy = gradients(mix)
-    gx[..., -1], gy[..., -1, :] = 0, 0  # the periodic wrap-around: no edge of the frame
-    weight = torch.cat([gx.abs(), gy.abs()], dim=1)
+    weight = edge_strengths(mix)
     right = float((weight * (said == first)).sum() / weight.sum().clamp_min(1e-8))
     return max(right, 1 - right)
 
@@ -59,7 +56,7 @@ def main(argv=None) -> None:
             loss = ident = 0.0
             for it in items:
                 mix, targets = it["mix"][None], torch.stack([it["v1"], it["v2"]])[None]
-                first = true_owners(targets)
+                first = edge_owners(targets[:, 0], targets[:, 1])
                 flip = torch.rand(first.shape, generator=g) < share
                 first = torch.where(flip, 1 - first, first)
                 out = edge_layers(mix, torch.stack([first, 1 - first], 1))

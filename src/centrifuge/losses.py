@@ -32,7 +32,8 @@ from functools import cache
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from centrifuge.models.poisson import edge_owners, edge_strengths
 
 # Above this many ordered assignments, solve with the Hungarian algorithm instead.
 MAX_BRUTE_FORCE = 5040
@@ -268,7 +269,7 @@ def edge_owner_loss(owners: torch.Tensor, mix: torch.Tensor,
     per-edge signal beside the PIT loss (``benchmarks/curve.py --owner-loss``).
 
     The owner of each x and y forward difference, per colour channel, is the layer whose
-    own difference there is the stronger (``evaluate.ceilings.told_edges``); each edge
+    own difference there is the stronger (``models.poisson.edge_owners``); each edge
     counts by the blend's edge strength there (flat regions own nothing worth learning),
     and of the two labellings the better one counts (layers have no order). Two layers
     only.
@@ -279,13 +280,8 @@ def edge_owner_loss(owners: torch.Tensor, mix: torch.Tensor,
     if owners.shape[1] != 2 or targets.shape[1] != 2:
         raise ValueError("edge_owner_loss takes two layers")
 
-    def diffs(x):  # x and y forward differences, zero past the last column / row
-        dx = F.pad(x[..., 1:] - x[..., :-1], (0, 1))
-        dy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
-        return torch.cat([dx, dy], dim=-4).abs()
-
-    first = (diffs(targets[:, 0]) > diffs(targets[:, 1])).float()
-    weight = diffs(mix)
+    first = edge_owners(targets[:, 0], targets[:, 1])
+    weight = edge_strengths(mix)
     weight = weight / weight.mean(dim=(1, 2, 3, 4), keepdim=True).clamp_min(1e-6)
     logp = owners.float().log_softmax(dim=1)
     as_is = -(first * logp[:, 0] + (1 - first) * logp[:, 1])

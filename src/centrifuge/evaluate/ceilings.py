@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from centrifuge.evaluate.baselines import BLUR, blur
-from centrifuge.models.poisson import gradients
+from centrifuge.models.poisson import edge_owners
 from centrifuge.models.small import edge_layers
 
 
@@ -110,19 +110,12 @@ def told_blurs(mix, targets, alpha):
     return torch.stack([mix + half, mix - half], dim=1)
 
 
-def true_owners(targets: torch.Tensor) -> torch.Tensor:
-    """``(B, 6, T, H, W)``: 1 where V¹'s forward difference (x for the first three colour
-    channels, y for the last three) is stronger than V²'s, the owner of that edge."""
-    (ax, ay), (bx, by) = gradients(targets[:, 0]), gradients(targets[:, 1])
-    return torch.cat([ax.abs() > bx.abs(), ay.abs() > by.abs()], dim=1).to(targets.dtype)
-
-
 def told_edges(mix, targets, alpha):
     """Transparent blends: each of the blend's edges (per pixel, colour channel and
     direction) handed whole to the layer whose own edge there is the stronger, each layer
     the Poisson integral of its edges (:func:`~centrifuge.models.small.edge_layers`, the
     edge head's output with certain owners)."""
-    first = true_owners(targets)
+    first = edge_owners(targets[:, 0], targets[:, 1])
     return edge_layers(mix, torch.stack([first, 1 - first], dim=1))
 
 

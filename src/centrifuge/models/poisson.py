@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 
 def mirror(x: torch.Tensor) -> torch.Tensor:
@@ -37,6 +38,24 @@ def mirror_edges(ex: torch.Tensor, ey: torch.Tensor) -> tuple[torch.Tensor, torc
 def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Periodic forward differences along W and H."""
     return torch.roll(x, -1, -1) - x, torch.roll(x, -1, -2) - x
+
+
+def edge_strengths(video: torch.Tensor) -> torch.Tensor:
+    """``|x|`` then ``|y|`` forward differences of ``video`` ``(..., C, T, H, W)`` →
+    ``(..., 2C, T, H, W)``, the layout of the edge head's owners; zero past the last
+    column and row (the periodic wrap-around of :func:`gradients` is no edge of the
+    frame)."""
+    dx = F.pad(video[..., 1:] - video[..., :-1], (0, 1))
+    dy = F.pad(video[..., 1:, :] - video[..., :-1, :], (0, 0, 0, 1))
+    return torch.cat([dx, dy], dim=-4).abs()
+
+
+def edge_owners(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """1 where ``first``'s edge is stronger than ``second``'s (:func:`edge_strengths`
+    layout): the layer that owns each edge of their blend, for the edge head's told
+    answer (``evaluate.ceilings.told_edges``) and its training signal
+    (``losses.edge_owner_loss``)."""
+    return (edge_strengths(first) > edge_strengths(second)).to(first.dtype)
 
 
 def integrate(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:

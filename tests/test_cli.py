@@ -24,6 +24,18 @@ def test_corpus_list_without_corpus_is_one_clear_line(tmp_path, capsys):
     assert err.count("\n") == 0 and "centrifuge corpus build" in err
 
 
+def test_evaluate_offers_every_blend_the_evaluator_scores():
+    # the CLI spells the list out so that `centrifuge --help` does not import torch
+    import argparse
+
+    from centrifuge.cli import get_parser
+    from centrifuge.evaluate.blends import BLENDS
+
+    sub = next(a for a in get_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    blend = next(a for a in sub.choices["evaluate"]._actions if a.dest == "blend")
+    assert tuple(blend.choices) == BLENDS
+
+
 def test_console_script_runs():
     import subprocess
     import sys

@@ -46,23 +46,26 @@ def main(argv=None) -> None:
     p.add_argument("--size", type=int, default=64)
     args = p.parse_args(argv)
     data = corpus_blends("transparent", args.samples, args.frames, args.size, None, "val")
-    items = [data[i] for i in range(args.samples)]
+    # each blend with its two layers, and Identity's loss over all of them (every ratio's
+    # denominator), once for the flips table and every model
+    items = [(it["mix"][None], torch.stack([it["v1"], it["v2"]])[None])
+             for it in (data[i] for i in range(args.samples))]
+    identity = sum(float(pit_loss(torch.stack([mix, mix], 1), targets).loss)
+                   for mix, targets in items)
     print(f"{cpu_header()}\n{args.samples} val transparent blends, "
           f"{args.frames}×{args.size}²\n")
     if args.flips:
         g = torch.Generator().manual_seed(0)
         print("| owners flipped | ratio to Identity |\n|---|---|")
         for share in args.flips:
-            loss = ident = 0.0
-            for it in items:
-                mix, targets = it["mix"][None], torch.stack([it["v1"], it["v2"]])[None]
+            loss = 0.0
+            for mix, targets in items:
                 first = edge_owners(targets[:, 0], targets[:, 1])
                 flip = torch.rand(first.shape, generator=g) < share
                 first = torch.where(flip, 1 - first, first)
                 out = edge_layers(mix, torch.stack([first, 1 - first], 1))
                 loss += float(pit_loss(out, targets).loss)
-                ident += float(pit_loss(torch.stack([mix, mix], 1), targets).loss)
-            print(f"| {share:.0%} | {loss / ident:.3f} |", flush=True)
+            print(f"| {share:.0%} | {loss / identity:.3f} |", flush=True)
     if args.models:
         heads = " | ".join(f"×{k} | ×{k}, no Δ" for k in SHARPEN)
         print(f"\n| model | owners right | ratio | {heads} |\n|---|---|---|"
@@ -71,21 +74,19 @@ def main(argv=None) -> None:
         model, name = resolve_model(spec, torch.device("cpu"))
         model.eval()
         totals, right = {}, 0.0
-        for it in items:
-            mix, targets = it["mix"][None], torch.stack([it["v1"], it["v2"]])[None]
+        for mix, targets in items:
             with torch.no_grad():
                 res = model.forward_dict(mix)
             logits = res["owners"]
             right += accuracy(logits, mix, targets)
             delta = res["outputs"] - edge_layers(mix, logits.softmax(1))
-            outs = {"identity": torch.stack([mix, mix], 1), "model": res["outputs"]}
+            outs = {"model": res["outputs"]}
             for k in SHARPEN:
                 sharp = edge_layers(mix, (logits * k).softmax(1))
                 outs[f"{k}"], outs[f"{k} no Δ"] = sharp + delta, sharp
             for key, out in outs.items():
                 totals[key] = totals.get(key, 0.0) + float(pit_loss(out, targets).loss)
-        cells = " | ".join(f"{totals[k] / totals['identity']:.3f}" for k in totals
-                           if k not in ("identity",))
+        cells = " | ".join(f"{loss / identity:.3f}" for loss in totals.values())
         print(f"| {spec} | {right / len(items):.3f} | {cells} |", flush=True)
 
 

@@ -20,8 +20,8 @@ import torch
 
 from centrifuge.evaluate.blends import corpus_blends
 from centrifuge.losses import pit_loss
-from centrifuge.models.poisson import edge_owners, edge_strengths
 from centrifuge.models.small import edge_layers
+from centrifuge.ops.poisson import edge_owners, edge_strengths
 from centrifuge.precision import cpu_header
 from centrifuge.pretrained import resolve_model
 

@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         run = _train(name, args, 4, a.steps, runs / "t1", False, a.size, a.frames)
         sep = Separator(load_model(run / "model.safetensors"), segment=a.frames, overlap=0.0,
                         max_size=None, progress=False)
-        row = {"model": label, "params_m": round(_params(sep.model), 3)}
+        row = {"model": label, "params_m": round(_params(sep.method.model), 3)}
         for blend in ("transparent", "occlusion"):
             ev = evaluate_blends(sep, blend=blend, samples=a.samples, frames=a.frames,
                                  size=a.size, progress=False)
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
                                               "loss": e.loss})
         else:
             row = _c2_control(sep, a.samples, a.frames, a.size)
-        row = {"model": label, "params_m": round(_params(sep.model), 3),
+        row = {"model": label, "params_m": round(_params(sep.method.model), 3),
                **{k: round(v, 4) for k, v in row.items()}}
         result["table2"].append(row)
         print(row, f"{time.time() - t0:.0f} s", flush=True)

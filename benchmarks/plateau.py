@@ -18,7 +18,7 @@ PIT loss over Identity's, and measures, on the true layers, the cues a separator
 * ``detail``: |log| of the ratio of their mean gradient magnitudes (one sharp, one smooth);
 * ``rigidity``: how well each layer is explained by one constant translation — the
   correlation of the layer with itself averaged along its own dominant velocity
-  (:mod:`centrifuge.models.motion`), the mean of the two (1: a rigid pan; what motion-
+  (:mod:`centrifuge.ops.motion`), the mean of the two (1: a rigid pan; what motion-
   compensated input channels, ``centrifuge_small``'s ``motion``, assume);
 * ``speed``: the faster layer's dominant velocity, pixels per frame.
 
@@ -56,7 +56,7 @@ from centrifuge.data.videos import make_entries
 from centrifuge.evaluate import baselines
 from centrifuge.evaluate.blends import EVAL_SEED
 from centrifuge.losses import pit_loss
-from centrifuge.models.motion import compensated_averages, dominant_velocities
+from centrifuge.ops.motion import compensated_averages, dominant_velocities
 from centrifuge.precision import cpu_header, resolve_precision
 from centrifuge.pretrained import resolve_model
 from centrifuge.train.datamodule import synthetic_val_sets

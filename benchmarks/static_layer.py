@@ -12,7 +12,7 @@ other panning, and the plain blends of nearly still clips) scored like ``centrif
 evaluate -n static-layer`` would score a model of that strength: ratio to Identity, the
 best trivial baseline, and the ratio to it (below 1: it separates). λ = 1 is the
 estimate itself; smaller λ hedges toward the input where nothing moves
-(models/static.py). Choose on ``--split train`` (new crops of the training videos: the
+(methods/static.py). Choose on ``--split train`` (new crops of the training videos: the
 method has no training, but the choice is one), report on val.
 """
 
@@ -24,9 +24,9 @@ import time
 import torch
 
 from centrifuge.evaluate.blends import BLENDS, evaluate_blends
-from centrifuge.models import create_model
-from centrifuge.models.static import BLENDS as MODES
-from centrifuge.models.static import StaticConfig
+from centrifuge.methods import create_method
+from centrifuge.methods.static import BLENDS as MODES
+from centrifuge.methods.static import StaticConfig
 from centrifuge.precision import cpu_header
 from centrifuge.separation.inference import Separator
 
@@ -57,9 +57,9 @@ def main(argv=None) -> None:
     bounds = [b == "on" for b in args.bounds] if add else [StaticConfig.bound]
     for strength, floor, bound in [(s, f, b) for s in args.strengths for f in floors
                                    for b in bounds]:
-        model = create_model("static_layer", strength=strength, blend=args.mode, floor=floor,
-                             bound=bound)
-        sep = Separator(model, precision="fp32", segment=args.frames, overlap=0.0,
+        method = create_method("static_layer", strength=strength, blend=args.mode,
+                               floor=floor, bound=bound)
+        sep = Separator(method, precision="fp32", segment=args.frames, overlap=0.0,
                         max_size=None, progress=False)
         for blend in args.blend:
             start = time.perf_counter()

@@ -35,7 +35,7 @@ from centrifuge.data.camera_fixed import draw_pan, pan, travel
 from centrifuge.data.mixing import reflection_blend, transparent_alpha
 from centrifuge.evaluate.blends import evaluate_blends
 from centrifuge.io import frames_to_tensor
-from centrifuge.models import create_model
+from centrifuge.methods import create_method
 from centrifuge.precision import cpu_header
 from centrifuge.separation.inference import Separator
 
@@ -103,9 +103,9 @@ class StillsGlass(Dataset):
 
 
 def load(spec: str):
-    """A ``static_layer:{json}`` model, else the name or path as ``Separator`` takes it."""
+    """A ``static_layer:{json}`` method, else the name or path as ``Separator`` takes it."""
     if spec.startswith("static_layer:"):
-        return create_model("static_layer", **json.loads(spec.split(":", 1)[1]))
+        return create_method("static_layer", **json.loads(spec.split(":", 1)[1]))
     return spec
 
 

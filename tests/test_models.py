@@ -30,12 +30,6 @@ def _seed():
 def test_every_registered_model_at_tiny_size(name, n):
     extra = {"audio_channels": [4, 8], "regressor_channels": 8} if name.startswith("c3") else {}
     size = {"widths": [8, 16]} if name == "centrifuge_small" else TINY
-    if name == "static_layer":  # no network: always the still layer and the moving one
-        if n != 2:
-            with pytest.raises(ConfigError, match="makes 2 layers"):
-                create_model(name, n_outputs=n)
-            return
-        size = {}
     model = create_model(name, n_outputs=n, **size, **extra).eval()
     for t, h, w in [(8, 32, 32), (5, 30, 45)]:
         x = torch.rand(2, 3, t, h, w)

@@ -1,4 +1,4 @@
-"""Motion-compensated input channels (models/motion.py) on blends whose motion is known."""
+"""Motion-compensated input channels (ops/motion.py) on blends whose motion is known."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from centrifuge.errors import ConfigError
 from centrifuge.models import create_model
-from centrifuge.models.motion import (
+from centrifuge.ops.motion import (
     bank_speeds,
     compensated_averages,
     dominant_velocities,

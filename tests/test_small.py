@@ -15,8 +15,8 @@ from centrifuge.data.textures import TextureBank, procedural_textures, skimage_s
 from centrifuge.errors import ConfigError
 from centrifuge.losses import edge_owner_loss, pit_loss
 from centrifuge.models import create_model
-from centrifuge.models.poisson import gradients, mirror, mirror_edges
 from centrifuge.models.small import edge_layers
+from centrifuge.ops.poisson import gradients, mirror, mirror_edges
 
 SMALL = {"widths": [8, 16, 32], "groups": 4}
 

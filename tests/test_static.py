@@ -1,4 +1,4 @@
-"""static_layer (models/static.py) and the camera-fixed blends that test it
+"""static-layer / static-reflection (methods/static.py) and the camera-fixed blends that test it
 (data/camera_fixed.py): a layer fixed to the camera is found without training."""
 
 from __future__ import annotations
@@ -16,10 +16,16 @@ from centrifuge.errors import ConfigError
 from centrifuge.evaluate import baselines
 from centrifuge.io import frames_to_tensor, tensor_to_frames, write_video
 from centrifuge.losses import pit_loss
-from centrifuge.models import create_model
-from centrifuge.models.poisson import gradients, integrate
+from centrifuge.methods import StaticConfig, create_method
+from centrifuge.methods.static import PRESETS, separate_static
+from centrifuge.ops.poisson import gradients, integrate
 
 from conftest import moving_pattern
+
+
+def static(mix: torch.Tensor, **settings) -> torch.Tensor:
+    """static_layer with ``settings`` on a batch ``(B, 3, T, H, W)`` (unclamped)."""
+    return separate_static(mix, StaticConfig(**settings))
 
 
 def test_integrate_recovers_an_image_from_its_gradients():
@@ -55,14 +61,14 @@ def _windscreen(frames: int = 24, size: int = 64, speed: int = 2):
 
 def test_a_layer_fixed_to_the_camera_is_separated():
     layers, mix = _windscreen()
-    full = create_model("static_layer", strength=1.0)(mix)
+    full = static(mix, strength=1.0)
     identity = pit_loss(baselines.identity(mix), layers).loss
     assert pit_loss(full, layers).loss < 0.3 * identity
     # fixed order: layer 0 is the still layer
     err = (full[:, :, None] - layers[:, None]).abs().mean(dim=(3, 4, 5, 6))[0]
     assert err[0, 0] < err[0, 1] and err[1, 1] < err[1, 0]
     # the shipped strength goes halfway from the input to that estimate
-    half = create_model("static_layer")(mix)
+    half = static(mix)
     assert torch.allclose(half, 0.5 * (full + mix[:, None]), atol=1e-6)
     assert pit_loss(half, layers).loss < 0.6 * identity
 
@@ -75,30 +81,29 @@ def test_a_faint_reflection_is_separated_in_linear_light():
     mix = (reflection + scene).clamp(0, 1) ** (1 / 2.2)
     targets = torch.stack([reflection ** (1 / 2.2), scene ** (1 / 2.2)], 1)
     trivial = min(pit_loss(f(mix), targets).loss for f in baselines.BASELINES.values())
-    add = create_model("static_layer", strength=1.0, blend="add")(mix)
+    add = static(mix, strength=1.0, blend="add")
     # measured 0.15; without the min-composite bound 0.32, without the floor 0.19,
     # without the gamma 0.52
     assert pit_loss(add, targets).loss < 0.17 * trivial
     # glass adds light: the reflection is nowhere brighter than the clip's darkest frame
     assert (add[:, 0] ** 2.2 <= (mix ** 2.2).amin(dim=2, keepdim=True) + 1e-5).all()
-    unbound = create_model("static_layer", strength=1.0, blend="add", bound=False)(mix)
+    unbound = static(mix, strength=1.0, blend="add", bound=False)
     assert pit_loss(unbound, targets).loss > 1.5 * pit_loss(add, targets).loss
     # the α = ½ model doubles a faint reflection: no better than the trivial answers
-    assert pit_loss(create_model("static_layer")(mix), targets).loss > 0.9 * trivial
+    assert pit_loss(static(mix), targets).loss > 0.9 * trivial
 
 
 def test_without_motion_nothing_is_separated():
     layers, mix = _windscreen(speed=0)
-    out = create_model("static_layer", strength=1.0)(mix)
+    out = static(mix, strength=1.0)
     assert pit_loss(out, layers).loss > pit_loss(baselines.identity(mix), layers).loss
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
 def test_outputs_average_to_the_input_in_fp32_under_autocast(strength):
     mix = torch.rand(2, 3, 6, 20, 28)
-    model = create_model("static_layer", strength=strength)
     with torch.autocast("cpu", torch.bfloat16):
-        out = model(mix)
+        out = static(mix, strength=strength)
     assert out.dtype == torch.float32 and out.shape == (2, 2, 3, 6, 20, 28)
     assert torch.allclose(out.mean(1), mix, atol=1e-6)
     if strength == 0:
@@ -110,7 +115,21 @@ def test_outputs_average_to_the_input_in_fp32_under_autocast(strength):
                                   {"bound": "yes"}])
 def test_bad_arguments_are_refused(args):
     with pytest.raises(ConfigError):
-        create_model("static_layer", **args)
+        create_method("static_layer", **args)
+    with pytest.raises(ConfigError, match="preset"):  # the shipped presets take none
+        create_method("static-layer", **args)
+
+
+def test_the_presets_are_the_settings_they_were_chosen_with():
+    """The presets live in code now (they were weight files with no tensors); these are
+    the settings the model card's numbers were measured with."""
+    layer, reflection = (create_method(n) for n in ("static-layer", "static-reflection"))
+    assert layer.config == StaticConfig(strength=0.5)
+    assert reflection.config == StaticConfig(strength=1.0, blend="add", floor=0.05, bound=True)
+    assert layer.fixed_order and layer.kind == "training-free" and set(PRESETS) == {
+        "static-layer", "static-reflection"}
+    mix = torch.rand(3, 6, 20, 28)
+    assert torch.allclose(layer.separate_clip(mix), static(mix[None])[0].clamp(0, 1))
 
 
 def test_pan_moves_the_window_by_the_velocity():

@@ -151,8 +151,8 @@ def add_separate(sub) -> None:
     p.add_argument("--select", choices=["recompose", "dissimilar"], default="recompose",
                    help="with --layers 2: the pair that best re-composes the input among "
                         "dissimilar pairs (default), or the paper's most dissimilar pair")
-    p.add_argument("--segment", type=cli_args.at_least(2), default=32,
-                   help="frames per segment (32)")
+    p.add_argument("--segment", type=cli_args.at_least(2), default=None,
+                   help="frames per segment (default: the method's own, 32 for all today)")
     p.add_argument("--overlap", type=cli_args.fraction, default=0.25,
                    help="fraction of a segment shared with the next (0.25)")
     p.add_argument("--shifts", type=int, choices=[1, 2, 3, 4], default=1,
@@ -172,18 +172,19 @@ def add_separate(sub) -> None:
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--force", action="store_true", help="replace earlier outputs (only files "
                    "separate wrote)")
-    p.add_argument("--list-models", action="store_true", help="print the pretrained models")
+    p.add_argument("--list-models", action="store_true",
+                   help="print the methods, training-free and learned")
     p.set_defaults(run=_run_separate)
 
 
 def _run_separate(args) -> int:
-    from centrifuge.pretrained import describe_pretrained
+    from centrifuge.methods import describe_methods
     from centrifuge.separation.files import expand_inputs, separate_file
     from centrifuge.separation.inference import Separator
 
     if args.list_models:
-        for name, summary in describe_pretrained():
-            print(f"{name:24s} {summary}")
+        for name, kind, summary in describe_methods():
+            print(f"{name:20s} {kind:13s} {summary}")
         return 0
     if not args.inputs:
         raise CentrifugeError("no input video; usage: centrifuge separate VIDEO... [-o DIR]")

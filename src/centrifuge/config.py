@@ -23,6 +23,10 @@ from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.losses import LossWeights
 
 CONFIG_DIR = Path(__file__).with_name("configs")
+# The recipes of particular runs (the shipped checkpoints', the CPU campaign's) live in the
+# repository's configs/, not in the installed package: found there when running from a
+# checkout (an editable install), else passed by path.
+RUN_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclass
@@ -246,17 +250,23 @@ def resolve_config_path(name_or_path: str) -> Path:
         if not p.is_file():
             raise ConfigError(f"{p}: no such config file")
         return p
-    shipped = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not shipped.is_file():
-        raise ConfigError(
-            f"unknown config {name_or_path!r}; shipped: {', '.join(list_configs())} "
-            "(or pass a path to a .yaml file)"
-        )
-    return shipped
+    for folder in _config_dirs():
+        if (folder / f"{name_or_path}.yaml").is_file():
+            return folder / f"{name_or_path}.yaml"
+    raise ConfigError(
+        f"unknown config {name_or_path!r}; known: {', '.join(list_configs())} "
+        "(or pass a path to a .yaml file; the per-run recipes are in the repository's "
+        "configs/ folder)"
+    )
+
+
+def _config_dirs() -> list[Path]:
+    return [CONFIG_DIR] + ([RUN_CONFIG_DIR] if RUN_CONFIG_DIR.is_dir() else [])
 
 
 def list_configs() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    """The configs known by name: the package's, and a checkout's configs/ folder."""
+    return sorted({p.stem for d in _config_dirs() for p in d.glob("*.yaml")})
 
 
 def load_config(name_or_path: str | None = None, overrides: list[str] = ()) -> TrainConfig:
@@ -378,15 +388,18 @@ def _check_model(section: ModelSection) -> None:
 
     if not isinstance(section.args, dict):
         raise ConfigError(f"model.args must be a mapping, got {section.args!r}")
+    from centrifuge.methods.registry import training_free_names
+
+    if section.name in training_free_names():
+        raise ConfigError(f"model: {section.name} is a training-free method, there is "
+                          f"nothing to train; use it as it is, e.g. `centrifuge separate "
+                          f"-n {section.name}`")
     args = scratch_args(section.args)
     try:
         with torch.device("meta"):
-            model = create_model(section.name, **args)
+            create_model(section.name, **args)
     except CentrifugeError as e:
         raise ConfigError(f"model: {e}") from None
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ConfigError(f"model: {section.name} has nothing to train (no weights); use it "
-                          f"as it is, e.g. `centrifuge separate -n static-layer`")
 
 
 DATA_SOURCES = ("corpus", "folder", "kinetics", "synthetic", "mixed")

@@ -13,7 +13,7 @@
 ``centrifuge demo --camera-fixed`` is the case that works today, without training: the
 talking head stays where it is (a reflection fixed to the camera) while the city pans past
 behind it (the camera crosses a larger version of the clip at 3.8 px/frame), and
-``static-layer`` (:mod:`centrifuge.models.static`) separates them.
+``static-layer`` (:mod:`centrifuge.methods.static`) separates them.
 
 ``centrifuge demo --camera-fixed --reflection`` makes the still head a faint reflection
 in glass in front of the panning city (``data.mixing.reflection_blend``, a fixed seed),
@@ -115,7 +115,7 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
     separator = Separator(model, device=device, progress=progress, precision=precision)
     if audio and not separator.takes_audio:
         raise ConfigError(f"demo --audio needs a C3 model (e.g. {AUDIO_MODEL}); "
-                          f"{separator.model_name} is not controlled by sound")
+                          f"{separator.method.name} is not controlled by sound")
     with tempfile.TemporaryDirectory() as tmp:
         source = write_video(Path(tmp) / "demo-mix.mp4", mix, first.fps, audio=sound,
                              audio_rate=44100)

@@ -33,7 +33,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from centrifuge.models.poisson import edge_owners, edge_strengths
+from centrifuge.ops.poisson import edge_owners, edge_strengths
 
 # Above this many ordered assignments, solve with the Hungarian algorithm instead.
 MAX_BRUTE_FORCE = 5040
@@ -269,7 +269,7 @@ def edge_owner_loss(owners: torch.Tensor, mix: torch.Tensor,
     per-edge signal beside the PIT loss (``benchmarks/curve.py --owner-loss``).
 
     The owner of each x and y forward difference, per colour channel, is the layer whose
-    own difference there is the stronger (``models.poisson.edge_owners``); each edge
+    own difference there is the stronger (``ops.poisson.edge_owners``); each edge
     counts by the blend's edge strength there (flat regions own nothing worth learning),
     and of the two labellings the better one counts (layers have no order). Two layers
     only.

@@ -60,37 +60,6 @@ _register(
 )
 _register(
     PretrainedModel(
-        name="static-layer",
-        file="static-layer.safetensors",
-        sha256="736e86ea862487599f5ccabf955a81ce4c2d522d48f6f945535e40843935d637",
-        summary="static_layer (no training, no weights): a layer fixed to the camera at "
-                "about the other's strength (an overlay, a bright reflection) from the "
-                "temporal median of the gradients; the other layer must move; not for "
-                "faint reflections; see weights/MODEL_CARD.md",
-    ),
-)
-_register(
-    PretrainedModel(
-        name="static-reflection",
-        file="static-reflection.safetensors",
-        sha256="b8964d66c884f465caa50753ea668852641a3acf7fa05a088cbe19dabb3fa507",
-        summary="static_layer with blend=add (no training, no weights): a faint reflection "
-                "fixed to the camera (a windscreen seen by a mounted camera) found in linear "
-                "light from the temporal median of the gradients, held under the clip's "
-                "darkest frame; the scene must move; see weights/MODEL_CARD.md",
-    ),
-)
-_register(
-    PretrainedModel(
-        name="centrifuge-cpu-v2",
-        file="centrifuge-cpu-v2.safetensors",
-        sha256="16a73e01e9cfc5c9f2ff66eee4263831192c98e6601f45c556eed80242b090aa",
-        summary="centrifuge_cpu with n=2, configs/cpu2.yaml: v1 fine-tuned on synthetic "
-                "layered video (transparent, reflection, occlusion); the default before v3",
-    ),
-)
-_register(
-    PretrainedModel(
         name="c3-cpu-v1",
         file="c3-cpu-v1.safetensors",
         sha256="86b91a4d9b7ca231e988195b8ed0cff1c1efdcd63a1307465321603c51b4da18",
@@ -98,15 +67,10 @@ _register(
                 "grown from centrifuge-cpu-v2; the sound picks a layer (selected.mp4)",
     ),
 )
-_register(
-    PretrainedModel(
-        name="centrifuge-cpu-v1",
-        file="centrifuge-cpu-v1.safetensors",
-        sha256="9b8f95c78ef362be29296cc073ae606d4dbe55ea6f13f4a2b050c151fdc2465a",
-        summary="centrifuge_cpu (Kinetics-400 I3D to Mixed_4f, n=4), configs/cpu.yaml on "
-                "the corpus train split (the default before v2)",
-    ),
-)
+# Superseded models leave the package (a lighter install, a working tree a lent GPU can
+# take): centrifuge-cpu-v1 and -v2, the defaults before v3. weights/MODEL_CARD.md gives
+# the commands that rebuild each (`centrifuge train -c cpu`, then `-c cpu2`).
+RETIRED = {"centrifuge-cpu-v1": "configs/cpu.yaml", "centrifuge-cpu-v2": "configs/cpu2.yaml"}
 
 
 def list_pretrained() -> list[str]:
@@ -126,6 +90,10 @@ def load_pretrained(name: str = "default", *, device: str | torch.device = "cpu"
     from centrifuge.models.checkpoint import load_model
 
     target = ALIASES.get(name, name)
+    if target in RETIRED:
+        raise ModelLoadingError(
+            f"{name} is no longer shipped (superseded); rebuild it with `centrifuge train -c "
+            f"{Path(RETIRED[target]).stem}` (weights/MODEL_CARD.md) and pass the checkpoint")
     if target not in PRETRAINED:
         raise ModelLoadingError(
             f"unknown pretrained model {name!r}; available: {', '.join(list_pretrained())}"
@@ -145,7 +113,7 @@ def load_pretrained(name: str = "default", *, device: str | torch.device = "cpu"
 
 def resolve_model(model, device: torch.device):
     """``(model, name)`` from a model object, a checkpoint path or a pretrained name."""
-    from centrifuge.models.centrifuge import LayerModel
+    from centrifuge.models.base import LayerModel
     from centrifuge.models.checkpoint import load_model
 
     if isinstance(model, LayerModel):
@@ -154,7 +122,7 @@ def resolve_model(model, device: torch.device):
     path = Path(text)
     if path.suffix in (".safetensors", ".ckpt") or os.sep in text or path.exists():
         return load_model(path, device=device), path.stem
-    if text in list_pretrained():
+    if text in list_pretrained() or text in RETIRED:
         loaded, name = load_pretrained(text, device=device)
         return loaded, name
     raise CentrifugeError(

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from centrifuge.ops.light import to_display, to_linear
+
 # σ range of a camera's sensor noise on [0, 1] pixels: the synthetic generator's per-layer
 # noise and the noise BlendedPairs adds to a blend (``sensor_noise``) draw from it.
 SENSOR_NOISE_SIGMA = (0.005, 0.03)
@@ -72,9 +74,6 @@ def pure_colour(name: str, frames: int, height: int, width: int) -> torch.Tensor
     return rgb.expand(3, frames, height, width).clone()
 
 
-GAMMA = 2.2
-
-
 @dataclass
 class Reflection:
     """A reflection-style blend: ``mix`` and the two layers as they enter it."""
@@ -124,8 +123,8 @@ def reflection_blend(v1: torch.Tensor, v2: torch.Tensor, rng: np.random.Generato
         ``(3, T, H, W)`` twice in [0, 1] → :class:`Reflection` of ``(3, T, H, W)``.
     """
     _, _, h, w = v2.shape
-    t_lin = v1.clamp(0, 1) ** GAMMA
-    r_lin = v2.clamp(0, 1) ** GAMMA
+    t_lin = to_linear(v1)
+    r_lin = to_linear(v2)
     if rng.random() > 1 / 3:
         r_lin = _gaussian_blur(r_lin, float(rng.uniform(0.5, 4.0)))
     if rng.random() < 0.3:  # ghosting
@@ -144,6 +143,5 @@ def reflection_blend(v1: torch.Tensor, v2: torch.Tensor, rng: np.random.Generato
         excess = float((over - 1).mean())
         r_lin = (r_lin - float(rng.uniform(1.08, 1.3)) * excess).clamp_min(0)
         total = t_lin + r_lin
-    to_display = lambda x: x.clamp(0, 1) ** (1 / GAMMA)  # noqa: E731
     return Reflection(to_display(total), to_display(t_lin), to_display(r_lin),
                       a_t / (a_t + a_r))

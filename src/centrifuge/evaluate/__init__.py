@@ -17,7 +17,7 @@ def run_evaluate(args) -> int:
     sep = Separator(args.model, device=args.device, precision=args.precision,
                     segment=args.frames, overlap=0.0, max_size=None, shifts=args.shifts,
                     progress=False)
-    header = {"model": sep.model_name, "split": args.split, "frames": args.frames,
+    header = {"model": sep.method.name, "split": args.split, "frames": args.frames,
               "size": args.size, "precision": sep.precision,
               "precision_reason": sep.precision_reason}
     if sep.takes_audio:
@@ -25,7 +25,7 @@ def run_evaluate(args) -> int:
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
                                size=args.size, root=args.root, split=args.split)
                for b in args.blend]
-    print(format_results(results, sep.model_name, args.split, rules=args.rules))
+    print(format_results(results, sep.method.name, args.split, rules=args.rules))
     if args.json:
         payload = {**header, "results": [as_dict(r) for r in results]}
         write_text_atomic(args.json, json.dumps(payload, indent=1))
@@ -42,7 +42,7 @@ def _evaluate_control(sep, args, header: dict) -> int:
     results = [evaluate_control(sep, samples=args.samples, frames=args.frames, size=args.size,
                                 root=args.root, split=args.split, offset_s=o, source=source)
                for o in args.offsets]
-    print(format_control(results, sep.model_name))
+    print(format_control(results, sep.method.name))
     if args.json:
         payload = {**header, "source": source,
                    "control": [{"offset_s": r.offset_s, "samples": r.samples,

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from centrifuge.evaluate.baselines import BLUR, blur
-from centrifuge.models.poisson import edge_owners
 from centrifuge.models.small import edge_layers
+from centrifuge.ops.poisson import edge_owners
 
 
 def fill_holes(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:

@@ -62,7 +62,7 @@ def evaluate_control(separator: Separator, *, samples: int = 64, frames: int = 3
                      progress: bool = True) -> ControlEval:
     """Control accuracy and loss of a C3 ``separator`` on seeded blends with sound."""
     if not separator.takes_audio:
-        raise ConfigError(f"model {separator.model_name} has no control by sound; "
+        raise ConfigError(f"model {separator.method.name} has no control by sound; "
                           "control accuracy needs a C3 model")
     if source == "synthetic":
         from centrifuge.data.synthetic import SyntheticSampler

@@ -41,7 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from centrifuge.errors import ConfigError
-from centrifuge.models.centrifuge import MAX_OUTPUTS, CentrifugeConfig, LayerModel
+from centrifuge.models.base import MAX_OUTPUTS, LayerModel
+from centrifuge.models.centrifuge import CentrifugeConfig
 from centrifuge.models.i3d import ENDPOINTS, SKIPS, InceptionI3d
 from centrifuge.models.layers import Conv3d
 from centrifuge.models.unet import UNetDecoder

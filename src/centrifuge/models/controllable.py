@@ -37,7 +37,7 @@ from torch import nn
 
 from centrifuge.errors import ConfigError, ShapeError
 from centrifuge.io.audio import N_BINS
-from centrifuge.models.centrifuge import MAX_CHANNELS
+from centrifuge.models.base import MAX_CHANNELS
 from centrifuge.models.compositional import Compositional, CompositionalConfig
 from centrifuge.models.layers import Conv3d
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from centrifuge.errors import ConfigError, ModelLoadingError
-from centrifuge.models.centrifuge import Centrifuge, LayerModel, PredictorCorrector
+from centrifuge.models.base import LayerModel
+from centrifuge.models.centrifuge import Centrifuge, PredictorCorrector
 from centrifuge.models.compositional import Compositional
 from centrifuge.models.controllable import Controllable
 from centrifuge.models.small import SmallConfig, SmallSeparator
-from centrifuge.models.static import StaticConfig, StaticLayer
 
 _REGISTRY: dict[str, Callable[..., LayerModel]] = {}
 
@@ -135,10 +135,3 @@ def c3_tiny(**overrides) -> LayerModel:
 @register_model
 def centrifuge_small(**overrides) -> LayerModel:
     return SmallSeparator(SmallConfig.from_dict(overrides))
-
-
-# No training (models/static.py): a layer fixed to the camera from the temporal median of
-# the gradients (Weiss 2001); the other layer must move.
-@register_model
-def static_layer(**overrides) -> LayerModel:
-    return StaticLayer(StaticConfig.from_dict(overrides))

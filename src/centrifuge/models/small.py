@@ -28,10 +28,10 @@ transparent blends, where being told both layers' mean colours gives 0.95×
 (``benchmarks/ceilings.py``): an edge classifier, not a regression of two images.
 
 ``motion=k`` adds, as input channels of the first block and of the head, the clip
-averaged along each of its ``k`` dominant motions (:mod:`centrifuge.models.motion`):
+averaged along each of its ``k`` dominant motions (:mod:`centrifuge.ops.motion`):
 these networks never learned to use motion by themselves (docs/motion.md). ``bank=r``
 adds the clip averaged along every velocity of a fixed grid up to r pixels per frame (K
-of them, :func:`~centrifuge.models.motion.velocity_bank`): their grey versions, summed
+of them, :func:`~centrifuge.ops.motion.velocity_bank`): their grey versions, summed
 to a few channels, join the input, and the head routes among them per pixel, ``Oⁱ =
 n·mⁱ·(V + Σ_c qⁱ_c·(A_c − V)) + Δⁱ`` with qⁱ (zero at init) predicted per pixel —
 a layer taken from the averages along its own local motion, where the global velocities
@@ -55,14 +55,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from centrifuge.errors import ConfigError
-from centrifuge.models.centrifuge import (
+from centrifuge.models.base import (
     MAX_CHANNELS,
     LayerModel,
     check_n_outputs,
     config_from_mapping,
 )
-from centrifuge.models.motion import bank_speeds, motion_channels, velocity_bank
-from centrifuge.models.poisson import gradients, integrate, mirror, mirror_edges
+from centrifuge.ops.motion import bank_speeds, motion_channels, velocity_bank
+from centrifuge.ops.poisson import gradients, integrate, mirror, mirror_edges
 
 HEADS = ("mask", "residual", "edges")
 BANK_FEATURES = 8
@@ -301,7 +301,7 @@ def edge_layers(video: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
     three) and y (last three) forward difference; the shares sum to 1 over the layers.
     Layer i's gradients are ``n·ownerⁱ·∇V`` (at α = 1/n a layer owning an edge outright
     holds all of it), integrated by least squares over the mirrored frame
-    (:mod:`centrifuge.models.poisson`) and given the blend's mean colour in that frame.
+    (:mod:`centrifuge.ops.poisson`) and given the blend's mean colour in that frame.
     Equal shares return V in every layer; the layers always sum to n·V.
     Shape → ``(B, n, 3, T, H, W)``.
     """

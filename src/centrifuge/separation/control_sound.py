@@ -86,7 +86,7 @@ def control_sound(separator, path: Path, info) -> np.ndarray | None:
         wave = separator.audio
     else:
         if not info.has_audio:
-            raise AudioError(f"{path}: has no sound, and model {separator.model_name} picks "
+            raise AudioError(f"{path}: has no sound, and model {separator.method.name} picks "
                              "its layer by sound; pass --audio FILE with the sound to follow")
         wave = read_audio(path)
     warn_if_silent(wave, str(separator.audio_source or path))

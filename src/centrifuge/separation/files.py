@@ -136,9 +136,9 @@ def separate_file(
     n = separator.n_layers
     if layers is not None and layers not in (2, n):
         if n == 2:
-            raise CentrifugeError(f"--layers {layers}: {separator.model_name} makes 2 layers; "
+            raise CentrifugeError(f"--layers {layers}: {separator.method.name} makes 2 layers; "
                                   "leave out --layers (or pass 2)")
-        raise CentrifugeError(f"--layers {layers}: {separator.model_name} makes {n} layers; "
+        raise CentrifugeError(f"--layers {layers}: {separator.method.name} makes {n} layers; "
                               f"keep all {n} (leave out --layers) or 2, chosen by --select")
     if select not in RULES:
         raise CentrifugeError(f"--select {select}: choose one of {', '.join(RULES)}")
@@ -150,7 +150,7 @@ def separate_file(
     control = control_sound(separator, path, info)
     h, w = separator.output_size(info.height, info.width)
     separator.check_memory(h, w, info.num_frames)
-    final = output_folder(out_root, separator.model_name, path)
+    final = output_folder(out_root, separator.method.name, path)
     claim = OutputFolder(final, owned=owned, force=force, inputs=[path])
     claim.check()
     _check_space(final.parent, info, n + 1)
@@ -371,7 +371,8 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
                   "size": [info.width, info.height], "rotation": info.rotation,
                   "audio": sound is not None,
                   "audio_warning": sound.warning if sound is not None else None},
-        "model": separator.model_name,
+        "model": separator.method.name,
+        "method": separator.method.describe(),
         "settings": {"segment": separator.segment, "overlap": separator.overlap,
                      "overlap_frames": overlap, "shifts": separator.shifts,
                      "device": str(separator.device), "precision": separator.precision,

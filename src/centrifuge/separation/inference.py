@@ -19,7 +19,6 @@ Tensors: a segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 
@@ -29,9 +28,7 @@ import torch
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.io import frames_to_tensor
 from centrifuge.losses import best_assignment, pairwise_loss
-from centrifuge.models.layers import channels_last_3d
-from centrifuge.precision import CHOICES, resolve_precision
-from centrifuge.pretrained import resolve_model  # noqa: F401 - also importable from here
+from centrifuge.methods import LayerSeparator, create_method
 from centrifuge.separation.control_sound import load_control_audio, mean_scores, with_spectrograms
 
 
@@ -100,7 +97,6 @@ def stitch(
         yield held
 
 
-PRECISIONS = CHOICES  # kept for importers; see centrifuge.precision
 # Test-time views (flip left-right, reverse time): the model has no preferred direction
 # in either, so averaging over them cancels some of its errors.
 VIEWS = ((False, False), (True, False), (False, True), (True, True))
@@ -124,13 +120,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-# Peak memory of a forward pass per input voxel (frame × pixel): 87 B at 32×112² and
-# 172 B at 32×224² for the default model (bf16, CPU; ru_maxrss around one segment), plus
-# headroom for larger models. The guard below refuses sizes that cannot fit instead of
-# thrashing or being killed.
-BYTES_PER_VOXEL = 256
-
-
 def available_memory() -> int | None:
     """Bytes of memory this process can still use (MemAvailable), None if unknown."""
     try:
@@ -144,44 +133,51 @@ def available_memory() -> int | None:
 
 
 class Separator:
-    """Separate videos into layers with a trained model (the library's main entry point).
+    """Separate videos of any length into layers with any method (the library's main
+    entry point): segments, overlap, re-ordering and cross-fades around the method's
+    :meth:`~centrifuge.methods.LayerSeparator.separate_clip`.
 
     Args:
-        model: ``"default"``, another pretrained name (``centrifuge separate
-            --list-models``), a checkpoint path, or a :class:`LayerModel`.
-        device: ``cpu`` or ``cuda``.
-        precision: ``auto`` (bf16 where the device runs it natively, else fp32; see
-            :mod:`centrifuge.precision`), ``bf16`` (autocast), ``fp32``, or ``fp16``
-            (GPU only). The choice and its reason: :attr:`precision`,
-            :attr:`precision_reason`.
-        segment: frames per segment the model sees at once.
+        method: ``"default"``, another name of ``centrifuge separate --list-models``
+            (a training-free method or a shipped network), a checkpoint path, a
+            :class:`~centrifuge.models.base.LayerModel` or a
+            :class:`~centrifuge.methods.LayerSeparator`.
+        device: ``cpu`` or ``cuda`` (where a network runs).
+        precision: a network's arithmetic: ``auto`` (bf16 where the device runs it
+            natively, else fp32; see :mod:`centrifuge.precision`), ``bf16`` (autocast),
+            ``fp32``, or ``fp16`` (GPU only). The choice and its reason:
+            :attr:`precision`, :attr:`precision_reason`.
+        segment: frames per segment the method sees at once (None: the method's own).
         overlap: fraction of a segment shared with the next (0 ≤ overlap ≤ 0.5).
         max_size: downscale inputs whose longer side exceeds this (None or 0: never).
-        shifts: test-time augmentation: average the model over this many views of each
+        shifts: test-time augmentation: average the method over this many views of each
             segment (1: none; 2: + left-right flip; 3: + time reversal; 4: + both), each
             view's outputs re-ordered to agree before averaging. Costs ``shifts``× time.
         audio: for a C3 model, the sound that picks the layer: a file with sound, or a
             mono 16 kHz waveform; None: each video's own soundtrack.
 
     Example:
-        >>> sep = Separator("default")                        # doctest: +SKIP
-        >>> layers = sep.separate(video)   # (3, T, H, W) → (n, 3, T, H, W)
+        >>> import torch
+        >>> sep = Separator("static-layer", progress=False)
+        >>> layers = sep.separate(torch.rand(3, 8, 32, 32))   # (3, T, H, W) → (n, 3, T, H, W)
+        >>> tuple(layers.shape)
+        (2, 3, 8, 32, 32)
     """
 
     def __init__(
         self,
-        model="default",
+        method="default",
         *,
         device: str = "cpu",
         precision: str = "auto",
-        segment: int = 32,
+        segment: int | None = None,
         overlap: float = 0.25,
         max_size: int | None = 512,
         shifts: int = 1,
         progress: bool = True,
         audio: str | os.PathLike | np.ndarray | None = None,
     ):
-        if not isinstance(segment, int) or segment < 2:
+        if segment is not None and (not isinstance(segment, int) or segment < 2):
             raise ConfigError(f"segment must be an integer of at least 2 frames, got {segment!r}")
         if not 0 <= overlap <= 0.5:
             raise ConfigError(f"overlap must be between 0 and 0.5, got {overlap}")
@@ -193,48 +189,38 @@ class Separator:
             raise ConfigError(f"shifts must be 1 to {len(VIEWS)}, got {shifts!r}")
         self.shifts = shifts
         self.device = resolve_device(device)
-        chosen = resolve_precision(precision, self.device)
-        self.precision, self.precision_reason = chosen.name, chosen.reason
-        self.segment = segment
-        self.overlap_frames = int(round(segment * overlap))
-        if self.overlap_frames >= segment:
-            raise ConfigError(f"overlap {overlap} leaves no new frames per segment of {segment}")
+        self.method: LayerSeparator = create_method(method, device=self.device,
+                                                    precision=precision)
+        self.segment = segment or self.method.segment
+        self.overlap_frames = int(round(self.segment * overlap))
+        if self.overlap_frames >= self.segment:
+            raise ConfigError(f"overlap {overlap} leaves no new frames per segment of "
+                              f"{self.segment}")
         self.overlap = overlap
         self.max_size = max_size or None
         self.progress = progress
-        self.model, self.model_name = resolve_model(model, self.device)
-        if self.device.type == "cpu" and self.precision == "bf16":
-            channels_last_3d(self.model)
         if audio is not None and not self.takes_audio:
-            raise ConfigError(f"--audio: model {self.model_name} is not controlled by sound; "
+            raise ConfigError(f"--audio: {self.method.name} is not controlled by sound; "
                               "use a C3 model (e.g. -n c3-cpu-v1)")
         self.audio = load_control_audio(audio) if audio is not None else None
         self.audio_source = None if audio is None or isinstance(audio, np.ndarray) else audio
 
     @property
     def takes_audio(self) -> bool:
-        """Whether the model is a C3 that picks a layer by sound."""
-        return bool(getattr(self.model, "takes_audio", False))
+        """Whether the method picks a layer by sound (a C3 model)."""
+        return self.method.takes_audio
 
     @property
     def n_layers(self) -> int:
-        return self.model.n_outputs
+        return self.method.n_layers
 
-    def _autocast(self):
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+    @property
+    def precision(self) -> str:
+        return self.method.precision
 
-    def _forward(self, video: torch.Tensor, spec: torch.Tensor | None = None):
-        x = video.to(self.device, torch.float32)[None]
-        if self.device.type == "cpu" and self.precision == "bf16":
-            x = x.contiguous(memory_format=torch.channels_last_3d)
-        with torch.inference_mode(), self._autocast():
-            if spec is None:
-                return self.model(x)[0].float().clamp_(0, 1), None
-            out = self.model.forward_dict(x, spec.to(self.device, torch.float32)[None])
-            return out["outputs"][0].float().clamp_(0, 1), out["scores"][0].float()
+    @property
+    def precision_reason(self) -> str:
+        return self.method.precision_reason
 
     def separate_segment(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         """One segment ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
@@ -244,14 +230,14 @@ class Separator:
         returns ``(layers, scores (n,))``; the lowest score marks the layer of the sound.
         """
         if self.takes_audio and spec is None:
-            raise ConfigError(f"model {self.model_name} picks a layer by sound: give the "
+            raise ConfigError(f"model {self.method.name} picks a layer by sound: give the "
                               "segment's spectrogram (or use Separator.separate(..., fps=))")
-        out, scores = self._forward(video, spec)
+        out, scores = self._clip(video, spec)
         out = out.clone()  # a normal tensor: updated in place below
         for flip_w, reverse_t in VIEWS[1 : self.shifts]:
             dims = [d for d, on in ((3, flip_w), (1, reverse_t)) if on]
             view_spec = spec.flip(-1) if spec is not None and reverse_t else spec
-            view, view_scores = self._forward(video.flip(dims), view_spec)
+            view, view_scores = self._clip(video.flip(dims), view_spec)
             view = view.flip([d + 1 for d in dims])  # undo on (n, 3, t, H, W)
             perm = match_layers(out, view) if self.n_layers > 1 else slice(None)
             out += view[perm]
@@ -260,8 +246,12 @@ class Separator:
         if self.shifts > 1:
             out /= self.shifts
         if scores is None:
-            return out.cpu()
-        return out.cpu(), (scores / self.shifts).cpu()
+            return out
+        return out, scores / self.shifts
+
+    def _clip(self, video: torch.Tensor, spec: torch.Tensor | None):
+        out = self.method.separate_clip(video, spec)
+        return out if isinstance(out, tuple) else (out, None)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(H, W) the video is processed and written at: its own size, or scaled to fit
@@ -275,7 +265,7 @@ class Separator:
         """Refuse, with the fix, a segment size that cannot fit in memory (a video of
         ``frames`` frames never makes a segment longer than itself)."""
         length = min(self.segment, frames) if frames else self.segment
-        need = BYTES_PER_VOXEL * length * height * width
+        need = self.method.bytes_per_voxel * length * height * width
         if self.device.type == "cuda":
             free = torch.cuda.mem_get_info(self.device)[0]
         else:
@@ -328,10 +318,11 @@ class Separator:
         if self.takes_audio:
             wave = audio if audio is not None else self.audio
             if wave is None or not fps or fps <= 0:
-                raise ConfigError(f"model {self.model_name} picks a layer by sound: pass "
+                raise ConfigError(f"model {self.method.name} picks a layer by sound: pass "
                                   "fps= and audio= (or Separator(audio=...))")
             segments = with_spectrograms(segments, np.asarray(wave, np.float32), fps)
-        blocks = stitch(segments, self.separate_segment, self.overlap_frames, scores=scores)
+        blocks = stitch(segments, self.separate_segment, self.overlap_frames, scores=scores,
+                        reorder=not self.method.fixed_order)
         layers = torch.cat(list(blocks), dim=2)
         self.scores = mean_scores(scores) if scores else None
         self.selected = int(self.scores.argmin()) if scores else None

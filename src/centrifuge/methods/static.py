@@ -1,4 +1,5 @@
-"""A layer that stays still in the frame, separated without training (not in the papers).
+"""A layer that stays still in the frame, separated without training (not in the papers):
+the ``static-layer`` and ``static-reflection`` methods.
 
 The trained networks of this project do not separate unseen video (docs/campaign.md):
 a CPU shows them a few thousand blends where the paper used 2.4 M, and they never learn
@@ -44,21 +45,21 @@ from dataclasses import dataclass
 
 import torch
 
-from centrifuge.data.mixing import GAMMA  # display ↔ linear light, as the reflection blends
 from centrifuge.errors import ConfigError
-from centrifuge.models.centrifuge import LayerModel, config_from_mapping
-from centrifuge.models.poisson import gradients, integrate, mirror
+from centrifuge.methods.base import LayerSeparator
+from centrifuge.models.base import config_from_mapping
+from centrifuge.ops.light import to_display, to_linear
+from centrifuge.ops.poisson import gradients, integrate, mirror
 
 BLENDS = ("average", "add")
 
 
 @dataclass
 class StaticConfig:
-    """Constructor arguments of :class:`StaticLayer` (stored in checkpoints).
+    """Settings of :class:`StaticLayer` (the shipped ones: :data:`PRESETS`).
 
     Attributes:
         strength: λ in [0, 1], how far each output goes from the input to the estimate.
-        n_outputs: always 2 (the still layer and the moving one).
         blend: ``average``, ``V = ½(S + D)`` (the project's α = ½ blends), or ``add``,
             a faint still reflection added to the scene in linear light,
             ``V^γ = D^γ + R^γ`` (γ = 2.2): the reflection is found there and its darkest
@@ -71,7 +72,6 @@ class StaticConfig:
     """
 
     strength: float = 0.5
-    n_outputs: int = 2
     blend: str = "average"
     floor: float = 0.05
     bound: bool = True
@@ -87,9 +87,6 @@ class StaticConfig:
             raise ConfigError(f"floor must be a quantile in [0, 1), got {self.floor!r}")
         if not isinstance(self.bound, bool):
             raise ConfigError(f"bound must be true or false, got {self.bound!r}")
-        if self.n_outputs != 2:
-            raise ConfigError(f"static_layer makes 2 layers (the still one and the moving "
-                              f"one), got n_outputs={self.n_outputs!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -124,26 +121,58 @@ def still_reflection(linear: torch.Tensor, floor: float, bound: bool = True) -> 
     return torch.minimum(r, linear.amin(dim=2, keepdim=True)) if bound else r
 
 
-class StaticLayer(LayerModel):
-    """Temporal median of gradients → still layer; the rest → moving layer (module doc)."""
-
-    @property
-    def multiple(self) -> tuple[int, int, int]:
-        return (1, 1, 1)
-
-    def _forward(self, video: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(video.device.type, enabled=False):
-            v = video.float()
-            c = self.config
-            lam = c.strength
-            if c.blend == "add":
-                linear = v.clamp(0, 1) ** GAMMA
-                r = lam * still_reflection(linear, c.floor, c.bound).expand_as(v)
-                scene = (linear - r).clamp_min(0)
-                return torch.stack([r, scene], dim=1) ** (1 / GAMMA)
-            still = still_layer(v).expand_as(v)
-            layers = torch.stack([still, 2 * v - still], dim=1)
-            return v.unsqueeze(1) + lam * (layers - v.unsqueeze(1))
+def separate_static(video: torch.Tensor, config: StaticConfig) -> torch.Tensor:
+    """``video`` ``(B, 3, T, H, W)`` in [0, 1] → ``(B, 2, 3, T, H, W)``: the still layer
+    and the moving one (module doc), in fp32 whatever the caller's autocast."""
+    with torch.autocast(video.device.type, enabled=False):
+        v = video.float()
+        lam = config.strength
+        if config.blend == "add":
+            linear = to_linear(v)
+            r = lam * still_reflection(linear, config.floor, config.bound).expand_as(v)
+            scene = (linear - r).clamp_min(0)
+            return to_display(torch.stack([r, scene], dim=1))
+        still = still_layer(v).expand_as(v)
+        layers = torch.stack([still, 2 * v - still], dim=1)
+        return v.unsqueeze(1) + lam * (layers - v.unsqueeze(1))
 
 
-StaticLayer.config_class = StaticConfig
+# The two shipped presets: their settings were chosen on the corpus train split
+# (benchmarks/static_layer.py; docs/static-layer.md), their scores are in the model card.
+PRESETS = {
+    "static-layer": (
+        StaticConfig(strength=0.5),
+        "a layer fixed to the camera at about the other's strength (an overlay, a bright "
+        "reflection), from the temporal median of the gradients; the other layer must "
+        "move; not for faint reflections"),
+    "static-reflection": (
+        StaticConfig(strength=1.0, blend="add", floor=0.05, bound=True),
+        "a faint reflection fixed to the camera (a windscreen seen by a mounted camera), "
+        "found in linear light from the temporal median of the gradients and held under "
+        "the clip's darkest frame; the scene must move"),
+}
+
+
+class StaticLayer(LayerSeparator):
+    """Temporal median of gradients → still layer; the rest → moving layer (module doc).
+
+    Args:
+        config: its settings (:class:`StaticConfig`); ``name``/``summary`` as listed.
+    """
+
+    fixed_order = True
+    n_layers = 2
+    # the gradients of a mirrored clip, their median and an FFT over it, all in fp32
+    bytes_per_voxel = 160
+
+    def __init__(self, config: StaticConfig | None = None, *, name: str = "static-layer",
+                 summary: str = ""):
+        self.config = config or StaticConfig()
+        self.name = name
+        self.summary = summary or "a layer fixed to the camera (static_layer, custom settings)"
+
+    def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
+        return separate_static(video[None].float(), self.config)[0].clamp_(0, 1)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "settings": self.config.to_dict()}

@@ -2,7 +2,7 @@
 Poisson solve by FFT), over frames mirrored so that the borders add no edges.
 
 Used by ``static_layer`` (the still layer from the temporal median of the gradients,
-:mod:`centrifuge.models.static`) and by ``centrifuge_small``'s edge head (each layer
+:mod:`centrifuge.methods.static`) and by ``centrifuge_small``'s edge head (each layer
 rebuilt from the blend's gradients it owns, :mod:`centrifuge.models.small`).
 """
 

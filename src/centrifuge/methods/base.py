@@ -1,0 +1,63 @@
+"""What every separation method offers the :class:`~centrifuge.separation.Separator`.
+
+The project separates video two ways: learned networks (:mod:`centrifuge.models`, run by
+:class:`~centrifuge.methods.learned.LearnedSeparator`) and training-free methods that
+separate by the physics of layered video (:mod:`centrifuge.methods.static`). Both are a
+:class:`LayerSeparator`: one clip in, its layers out. Everything a whole video needs —
+segments, overlap, re-ordering, cross-fades, files, the report — is the Separator's, so a
+new method only has to say how it separates one clip and what it is.
+
+Tensors: a clip ``(3, t, H, W)`` float in [0, 1] on the CPU → layers ``(n, 3, t, H, W)``
+float32 in [0, 1] on the CPU.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+
+KINDS = ("learned", "training-free")
+
+
+class LayerSeparator(abc.ABC):
+    """A way to separate one clip into layers.
+
+    Attributes:
+        name: the name it is created by (``centrifuge separate -n NAME``).
+        kind: ``learned`` (a trained network) or ``training-free``.
+        n_layers: the number of layers it returns.
+        takes_audio: whether :meth:`separate_clip` needs the clip's sound (C3).
+        segment: the clip length (frames) it works best on; the Separator's default.
+        fixed_order: whether layer ``i`` always means the same thing (``static-layer``:
+            0 the still layer, 1 the moving one); the Separator then never re-orders
+            segments, as it must for a permutation-free network.
+        precision / precision_reason: the arithmetic it runs in, and why.
+        bytes_per_voxel: peak memory per frame × pixel of a clip, for the memory guard.
+        summary: one line for ``--list-models``.
+    """
+
+    name: str = "?"
+    kind: str = "training-free"
+    n_layers: int = 2
+    takes_audio: bool = False
+    segment: int = 32
+    fixed_order: bool = False
+    precision: str = "fp32"
+    precision_reason: str = "training-free: computed in fp32"
+    bytes_per_voxel: int = 256
+    summary: str = ""
+
+    @abc.abstractmethod
+    def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
+        """One clip ``(3, t, H, W)`` in [0, 1] → layers ``(n, 3, t, H, W)`` (CPU, fp32,
+        in [0, 1]). A method that ``takes_audio`` gets the clip's log-spectrogram ``spec``
+        ``(257, S)`` and returns ``(layers, scores (n,))``, the lowest score the layer
+        of the sound."""
+
+    def describe(self) -> dict:
+        """What the method is, for ``summary.json``, the report and ``--list-models``."""
+        return {"name": self.name, "kind": self.kind, "n_layers": self.n_layers,
+                "takes_audio": self.takes_audio, "segment": self.segment,
+                "fixed_order": self.fixed_order, "precision": self.precision,
+                "summary": self.summary}

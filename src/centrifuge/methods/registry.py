@@ -1,0 +1,117 @@
+"""Every separation method by name: :func:`create_method`, :func:`list_methods`,
+:func:`describe_methods`.
+
+Two kinds answer to a name. Training-free methods are registered here, their settings
+in code (``static-layer``, ``static-reflection``; ``static_layer`` with your own
+settings). Learned ones are the shipped networks of :mod:`centrifuge.pretrained` (and
+its aliases, ``default`` among them) or a checkpoint that ``centrifuge train`` wrote; they
+come back wrapped in a :class:`~centrifuge.methods.learned.LearnedSeparator`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from centrifuge.errors import CentrifugeError, ConfigError
+from centrifuge.methods.base import LayerSeparator
+from centrifuge.methods.learned import LearnedSeparator
+from centrifuge.methods.static import PRESETS, StaticConfig, StaticLayer
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    summary: str
+    build: Callable[..., LayerSeparator]
+
+
+_METHODS: dict[str, MethodEntry] = {}
+
+
+def register_method(name: str, summary: str, build: Callable[..., LayerSeparator]) -> None:
+    """Offer a training-free method under ``name``; ``build(**settings)`` makes it."""
+    _METHODS[name] = MethodEntry(name, summary, build)
+
+
+def _static(name: str, config: StaticConfig, summary: str):
+    def build(**settings) -> LayerSeparator:
+        if settings:
+            raise ConfigError(f"{name} is a preset; for other settings use static_layer "
+                              f"(e.g. create_method('static_layer', strength=1.0))")
+        return StaticLayer(config, name=name, summary=summary)
+    return build
+
+
+for _name, (_config, _summary) in PRESETS.items():
+    register_method(_name, _summary, _static(_name, _config, _summary))
+register_method(
+    "static_layer", "static-layer with your own settings (strength, blend, floor, bound)",
+    lambda **s: StaticLayer(StaticConfig.from_dict(s), name="static_layer"))
+
+
+def training_free_names() -> list[str]:
+    """The names of the registered training-free methods."""
+    return sorted(_METHODS)
+
+
+def list_methods() -> list[str]:
+    """Names :func:`create_method` and ``centrifuge separate -n`` accept."""
+    from centrifuge.pretrained import list_pretrained
+
+    return sorted(_METHODS) + list_pretrained()
+
+
+def describe_methods() -> list[tuple[str, str, str]]:
+    """``(name, kind, summary)`` of every named method, training-free ones first."""
+    from centrifuge.pretrained import describe_pretrained
+
+    rows = [(e.name, "training-free", e.summary) for e in sorted(_METHODS.values(),
+                                                                  key=lambda e: e.name)]
+    return rows + [(name, "learned", summary) for name, summary in describe_pretrained()]
+
+
+def create_method(method="default", *, device: str | torch.device = "cpu",
+                  precision: str = "auto", **settings) -> LayerSeparator:
+    """A :class:`LayerSeparator` from a name, a checkpoint path, a network or a method.
+
+    Args:
+        method: a name of :func:`list_methods`, a ``.safetensors`` checkpoint written by
+            ``centrifuge train``, a :class:`~centrifuge.models.base.LayerModel`, or a
+            :class:`LayerSeparator` (returned as it is).
+        device / precision: where and how a learned network runs (training-free methods
+            compute in fp32 on the CPU).
+        settings: a training-free method's settings (``static_layer``'s strength, …).
+    """
+    from centrifuge.models.base import LayerModel
+    from centrifuge.pretrained import PRETRAINED, RETIRED, resolve_model
+
+    if isinstance(method, LayerSeparator):
+        return method
+    if isinstance(method, LayerModel):
+        return LearnedSeparator(method, device=device, precision=precision)
+    text = os.fspath(method) if isinstance(method, os.PathLike) else method
+    if not isinstance(text, str):
+        raise ConfigError(f"a method is a name, a checkpoint path or a model, got "
+                          f"{type(method).__name__}")
+    if text in _METHODS:
+        return _METHODS[text].build(**settings)
+    if settings:
+        raise ConfigError(f"{text}: settings {sorted(settings)} are for training-free "
+                          "methods; a network's arguments are in its checkpoint")
+    dev = torch.device(device)
+    try:
+        model, name = resolve_model(text, dev)
+    except CentrifugeError as e:
+        if Path(text).suffix or os.sep in text or text in RETIRED:
+            raise
+        raise CentrifugeError(f"unknown model {text!r}; methods: "
+                              f"{', '.join(list_methods())} (or pass a .safetensors "
+                              "checkpoint written by `centrifuge train`)") from e
+    entry = PRETRAINED.get(name)
+    return LearnedSeparator(model, name=name, device=dev, precision=precision,
+                            summary=entry.summary if entry else "")

@@ -50,16 +50,6 @@ _register(
 )
 _register(
     PretrainedModel(
-        name="centrifuge-small-v1",
-        file="centrifuge-small-v1.safetensors",
-        sha256="30347880fdbc4e2f7e7e275a680c98a2004ef8f790b2d9749f651a4b394d2be4",
-        summary="centrifuge_small (1.5 M, routing head), configs/small.yaml: the CPU "
-                "campaign after its first stretch (33 k blends); does not separate yet, "
-                "shipped so the campaign continues (model.init)",
-    ),
-)
-_register(
-    PretrainedModel(
         name="c3-cpu-v1",
         file="c3-cpu-v1.safetensors",
         sha256="86b91a4d9b7ca231e988195b8ed0cff1c1efdcd63a1307465321603c51b4da18",
@@ -68,9 +58,11 @@ _register(
     ),
 )
 # Superseded models leave the package (a lighter install, a working tree a lent GPU can
-# take): centrifuge-cpu-v1 and -v2, the defaults before v3. weights/MODEL_CARD.md gives
-# the commands that rebuild each (`centrifuge train -c cpu`, then `-c cpu2`).
-RETIRED = {"centrifuge-cpu-v1": "configs/cpu.yaml", "centrifuge-cpu-v2": "configs/cpu2.yaml"}
+# take): centrifuge-cpu-v1 and -v2, the defaults before v3, and centrifuge-small-v1, the
+# CPU campaign's first stretch (the campaign ended: docs/campaign.md). weights/MODEL_CARD.md
+# gives the commands that rebuild each.
+RETIRED = {"centrifuge-cpu-v1": "configs/cpu.yaml", "centrifuge-cpu-v2": "configs/cpu2.yaml",
+           "centrifuge-small-v1": "configs/small.yaml"}
 
 
 def list_pretrained() -> list[str]:

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install test demo bench fuzz lint clean
+.PHONY: install test test-slow test-all demo bench fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ install: $(VENV)/.installed
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 
+# The quick suite (every module, minutes); the slow real-data tests (demos, training
+# runs, signals, the robustness battery) are marked `slow` and run by test-slow.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+test-all: test test-slow
 
 demo: install
 	$(BIN)/centrifuge demo --force

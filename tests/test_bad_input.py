@@ -47,6 +47,7 @@ def test_a_file_name_that_is_not_utf8(tmp_path, tiny):
     assert "caf\\udce9 clip" in (folder / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_damaged_kinetics_cache_is_rebuilt_or_refused(tmp_path, real_corpus, capsys):
     """The converted I3D weights are a cache of the verified checkpoint: damaged, they
@@ -83,8 +84,7 @@ class _Unusable(torch.utils.data.Dataset):
 
 
 def test_an_error_from_a_dataloader_worker_is_its_own_line():
-    from centrifuge.cli import one_line
-    from centrifuge.errors import ConfigError
+    from centrifuge.errors import ConfigError, one_line
 
     loader = torch.utils.data.DataLoader(_Unusable(), num_workers=1)
     with pytest.raises(ConfigError) as e:
@@ -109,6 +109,7 @@ def test_a_bad_kinetics_csv_is_one_line(tmp_path, content, message):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 @pytest.mark.corpus  # tiny.yaml trains on the corpus
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_training_on_a_gpu_that_is_not_there(tmp_path, capsys):
@@ -208,3 +209,36 @@ def test_layers_beyond_what_the_model_makes(tmp_path, tiny, capsys):
     line = one_line_exit_2(capsys, "separate", clip, "-o", tmp_path / "out", "-n", tiny,
                            "--layers", "99")
     assert "makes 2 layers; leave out --layers" in line and "all 2" not in line
+
+
+# A child under `ulimit -v`: the guard must see the address-space limit (MemAvailable
+# does not), and an allocation that fails anyway must still end in one line.
+_UNDER_LIMIT = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, resource.RLIM_INFINITY))
+if sys.argv[1] == "unguarded":  # as if the guard could not tell: the allocator fails
+    import centrifuge.separation.inference as inference
+    inference.available_memory = lambda: None
+from centrifuge.cli import main
+sys.exit(main(["separate", sys.argv[2], "-o", sys.argv[3], "-n", "static-layer",
+               "--max-size", "0", "--segment", "4", "--no-report"]))
+"""
+
+
+@pytest.mark.parametrize("guard", ["guarded", "unguarded"])
+def test_running_out_of_memory_is_one_line_and_leaves_nothing(tmp_path, guard):
+    import subprocess
+
+    import numpy as np
+
+    frames = np.zeros((4, 2160, 3840, 3), np.uint8)
+    frames[:, ::7] = 200
+    clip = write_video(tmp_path / "uhd.mp4", frames, 10)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-c", _UNDER_LIMIT, guard, str(clip), str(out)],
+                       capture_output=True, text=True, timeout=300)
+    err = [ln for ln in r.stderr.strip().splitlines() if not ln.startswith("separating:")]
+    assert r.returncode == 2 and len(err) == 1, r.stderr[-2000:]  # no traceback
+    assert err[0].startswith("centrifuge: error: ") and "--max-size" in err[0]
+    assert ("is free" in err[0]) == (guard == "guarded")  # the guard says what it needs
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))

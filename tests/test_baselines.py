@@ -81,3 +81,19 @@ def test_without_motion_repeats_the_first_frame_and_keeps_a_blend_a_blend():
     assert not torch.equal(a[:, :, 5], a[:, :, 0])
     # frame by frame, so the still blend is the blend of the still layers
     assert torch.allclose(without_motion((a + b) / 2), (without_motion(a) + without_motion(b)) / 2)
+
+
+def test_scores_in_spans_of_frames_are_the_scores_of_the_whole_clip():
+    """score_blend scores a long clip a few frames at a time (flat memory); every score is
+    a mean over frames, so the spans weighted by their length give the whole clip's."""
+    from centrifuge.evaluate.blends import score_blend
+
+    g = torch.Generator().manual_seed(0)
+    targets = torch.rand(2, 2, 3, 37, 20, 24, generator=g)
+    mix, outputs = targets.mean(1), torch.rand(2, 3, 3, 37, 20, 24, generator=g)
+    outputs[:, 2] = targets[:, 0]  # a right answer among the outputs: the PIT must find it
+    whole, spans = score_blend(outputs, mix, targets, frames=37), \
+        score_blend(outputs, mix, targets, frames=5)
+    for name in ("loss", "identity", "psnr", "identity_psnr", "ssim", "identity_ssim"):
+        assert torch.allclose(getattr(spans, name), getattr(whole, name), atol=1e-5), name
+    assert (whole.psnr[:, 0] == 100).all()  # the exact layer was matched: MSE 0, 100 dB

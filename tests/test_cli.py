@@ -13,9 +13,21 @@ def test_usage_error_is_one_line_exit_2(capsys):
     assert err.count("\n") == 0 and "--segment" in err
 
 
-def test_help_lists_commands(capsys):
+def test_help_lists_every_command_with_what_it_does(capsys):
+    import argparse
+
+    from centrifuge.cli import get_parser
+
     assert main([]) == 0
-    assert "corpus" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    (sub,) = [a for a in get_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert len(sub.choices) >= 7  # corpus, train, separate, evaluate, demo, export, classify
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    for name in sub.choices:  # each command named, with its one-line help
+        assert name in out and helps[name] and helps[name][:30] in " ".join(out.split())
+    assert main(["separate", "--help"]) == 0  # a subcommand's help lists its options
+    sep = capsys.readouterr().out
+    assert all(opt in sep for opt in ("--model", "--segment", "--max-size", "--list-models"))
 
 
 def test_corpus_list_without_corpus_is_one_clear_line(tmp_path, capsys):

@@ -112,6 +112,7 @@ def test_real_clip_settings_are_refused_for_synthetic_clips(override):
     load_config("small", ["data.source=mixed", override])  # mixed: they apply to real clips
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", list_configs())
 def test_shipped_configs_build_their_model_data_and_init(name):

@@ -140,6 +140,7 @@ def test_bank_takes_corpus_stills_in_tiles_and_each_clip_frame_once(tmp_path, wh
     assert n == len(TextureBank.build(root, side=16, frames_per_clip=6)) + 2
 
 
+@pytest.mark.slow
 def test_training_config_chooses_the_bank(tmp_path, wheelhouse):
     from centrifuge.config import DataConfig
     from centrifuge.data.textures import PROCEDURAL, skimage_stills
@@ -227,6 +228,7 @@ def _thumbnails(path, n=12):
     return grey / (np.linalg.norm(grey, axis=1, keepdims=True) + 1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_val_and_train_share_no_shot(tmp_path):
     """No shot is shared: no val frame nearly duplicates a train frame (a re-encode or

@@ -158,6 +158,7 @@ def test_bank_round_trips_through_a_file(bank, tmp_path):
             TextureBank.load(tmp_path / junk)
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_corpus_textures_come_from_train_clips_only():
     from centrifuge.data.corpus import Corpus
@@ -180,6 +181,7 @@ def test_corpus_textures_come_from_train_clips_only():
     assert SIDE >= 112  # textures are sharp enough for 112² training clips
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_bundle_trains_without_the_corpus_cache(tmp_path, monkeypatch):
     from centrifuge.cli import main

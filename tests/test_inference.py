@@ -4,8 +4,9 @@ import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.io import frames_to_tensor
+from centrifuge.methods import LayerSeparator
 from centrifuge.models import create_model
-from centrifuge.separation.inference import Separator, crossfade_weights, stitch
+from centrifuge.separation.inference import Separator, crossfade_weights
 
 from conftest import moving_pattern
 
@@ -15,54 +16,58 @@ def two_layers(t=40):
         moving_pattern(t, 16, 16, seed=2))
 
 
-def segments_of(video, segment, overlap, starts):
-    step = segment - overlap
-    start = 0
-    while True:
-        starts.append(start)
-        yield start, video[:, start : start + segment]
-        if start + segment >= video.shape[1]:
-            return
-        start += step
+class Permuting(LayerSeparator):
+    """Knows the true layers and returns them, swapped on every other segment (as a
+    permutation-free model may); finds where a segment starts by its first frame."""
+
+    name = "permuting"
+
+    def __init__(self, l1, l2, *, fixed_order=False):
+        self.l1, self.l2, self.fixed_order = l1, l2, fixed_order
+        self.mix, self.starts = 0.5 * (l1 + l2), []
+
+    def separate_clip(self, video, spec=None):
+        s = next(i for i in range(self.mix.shape[1]) if torch.equal(self.mix[:, i], video[:, 0]))
+        self.starts.append(s)
+        a, b = self.l1[:, s : s + video.shape[1]], self.l2[:, s : s + video.shape[1]]
+        return torch.stack([b, a] if (len(self.starts) - 1) % 2 else [a, b])
 
 
-def permuting_model(l1, l2, starts, segment):
-    """Returns the true layers, swapped on every other segment (as a permutation-free
-    model may)."""
-
-    def separate(video):
-        s = starts[-1]
-        k = len(starts) - 1
-        a, b = l1[:, s : s + video.shape[1]], l2[:, s : s + video.shape[1]]
-        return torch.stack([b, a] if k % 2 else [a, b])
-
-    return separate
-
-
-@pytest.mark.parametrize(("segment", "overlap"), [(8, 2), (10, 5), (7, 0)])
+@pytest.mark.parametrize(("segment", "overlap"), [(8, 0.25), (10, 0.5), (7, 0.0)])
 def test_reordering_stitches_permuted_segments_consistently(segment, overlap):
+    """Through the Separator's own segments and stitching (a video of any length)."""
     l1, l2 = two_layers()
-    mix = 0.5 * (l1 + l2)
-    starts = []
-    fn = permuting_model(l1, l2, starts, segment)
-    out = torch.cat(list(stitch(segments_of(mix, segment, overlap, starts), fn, overlap)), 2)
+    method = Permuting(l1, l2)
+    sep = Separator(method, segment=segment, overlap=overlap, max_size=None, progress=False)
+    out = sep.separate(method.mix)
     assert out.shape == (2, 3, 40, 16, 16)
+    step = segment - sep.overlap_frames
+    assert method.starts == list(range(0, 40 - sep.overlap_frames, step))
     if overlap:
         assert torch.allclose(out[0], l1, atol=1e-6) and torch.allclose(out[1], l2, atol=1e-6)
     else:  # nothing shared, nothing to re-order by: each segment's output exactly as given
-        for k, s in enumerate(starts):
+        for k, s in enumerate(method.starts):
             a, b = (l2, l1) if k % 2 else (l1, l2)
             part = slice(s, s + segment)
             assert torch.equal(out[0][:, part], a[:, part])
             assert torch.equal(out[1][:, part], b[:, part])
 
 
+def test_segments_cover_every_frame_once_and_overlap_as_asked():
+    sep = Separator("static-layer", segment=8, overlap=0.25, progress=False)
+    video = torch.arange(23.0).view(1, 23, 1, 1).expand(3, 23, 2, 2)
+    pieces = list(sep.segments(video))
+    assert [s for s, _ in pieces] == [0, 6, 12, 18]
+    assert [v.shape[1] for _, v in pieces] == [8, 8, 8, 5]
+    for s, v in pieces:
+        assert torch.equal(v, video[:, s : s + 8])
+    assert [s for s, _ in sep.segments(video[:, :8])] == [0]  # one segment, no empty tail
+
+
 def test_without_reordering_the_layers_swap():
     l1, l2 = two_layers()
-    starts = []
-    fn = permuting_model(l1, l2, starts, 8)
-    blocks = stitch(segments_of(0.5 * (l1 + l2), 8, 2, starts), fn, 2, reorder=False)
-    out = torch.cat(list(blocks), 2)
+    method = Permuting(l1, l2, fixed_order=True)  # a fixed order is never re-ordered
+    out = Separator(method, segment=8, overlap=0.25, progress=False).separate(method.mix)
     assert not torch.allclose(out[0], l1, atol=1e-3)
 
 

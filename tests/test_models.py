@@ -244,6 +244,7 @@ def test_checkpoint_errors(tmp_path):
 # -- the imported Kinetics-400 network (needs the real corpus) --------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_imported_i3d_recognises_real_clips(capsys):
     from centrifuge.cli import main

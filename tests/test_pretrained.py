@@ -1,6 +1,7 @@
 """The shipped default model: present, small, verified at load, and usable."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,13 +20,34 @@ def test_default_is_shipped_within_30_mb():
     assert (WEIGHTS_DIR / "MODEL_CARD.md").is_file()
 
 
+def _blend() -> torch.Tensor:
+    """Two patterns drifting in opposite directions, blended at α = ½: ``(1, 3, 8, 32, 32)``."""
+    from centrifuge.io import frames_to_tensor
+
+    from conftest import moving_pattern
+
+    a = frames_to_tensor(moving_pattern(8, 32, 32, seed=1))
+    b = frames_to_tensor(moving_pattern(8, 32, 32, seed=2, speed=-3))
+    return (0.5 * (a + b))[None]
+
+
+def _changes_the_blend(model) -> None:
+    """A shipped network makes layers of its own: not the input handed back (a model that
+    returns its input, or one layer twice, fails here; measured 0.06 / 0.12 for both)."""
+    x = _blend()
+    audio = (torch.randn(1, 257, 32, generator=torch.Generator().manual_seed(0)),) \
+        if model.takes_audio else ()
+    with torch.no_grad():
+        out = model(x, *audio)
+    assert out.shape == (1, model.n_outputs, 3, 8, 32, 32) and torch.isfinite(out).all()
+    assert (out - x[:, None]).abs().mean() > 0.02  # not the input
+    assert (out[:, 0] - out[:, 1]).abs().mean() > 0.04  # two different layers
+
+
 def test_default_loads_and_separates():
     model, name = load_pretrained("default")
     assert name in PRETRAINED
-    x = torch.rand(1, 3, 8, 32, 32)
-    with torch.no_grad():
-        out = model(x)
-    assert out.shape == (1, model.n_outputs, 3, 8, 32, 32) and torch.isfinite(out).all()
+    _changes_the_blend(model)
     meta = model.checkpoint_metadata
     assert meta["train_config"]["name"].startswith("cpu") and meta["metrics"]
     assert meta["model_args"]["encoder_init"] == "kinetics400"  # the record is the truth
@@ -35,8 +57,10 @@ def test_every_shipped_model_loads_by_name():
     for name in PRETRAINED:
         model, resolved = load_pretrained(name)
         assert resolved == name and model.n_outputs >= 2
+        _changes_the_blend(model)
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.parametrize("blend", ["transparent", "occlusion"])
 def test_default_quality_floor_on_unseen_val_clips(blend):
@@ -75,6 +99,22 @@ def test_unknown_pretrained_name():
 
 
 @pytest.mark.corpus
+def test_a_short_demo_writes_and_scores_what_it_separated(tmp_path):
+    """The quick suite's demo: half a second of the camera-fixed one (the slow tests run the
+    whole demos); what it reports is the score of the files it wrote."""
+    from centrifuge.demo import format_report, run_demo
+
+    r = run_demo(tmp_path, camera_fixed=True, seconds=0.5, progress=False)
+    names = {p.name for p in Path(r["folder"]).iterdir()}
+    assert {"layer_0.mp4", "layer_1.mp4", "input_mix.mp4", "summary.json"} <= names
+    assert r["model"] == "static-layer" and r["frames"] >= 8
+    assert r["model_loss"] < r["identity_loss"]  # the still head is found in half a second
+    table = format_report(r)
+    assert f"| model    | {r['model_loss']:.4f}" in table and "static-layer" in table
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
 def test_demo_runs_end_to_end(tmp_path, capsys):
     from centrifuge.cli import main
 
@@ -88,6 +128,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path)]) == 2  # outputs exist: needs --force
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.parametrize("reflection", [False, True])
 def test_camera_fixed_demo_separates(tmp_path, capsys, reflection):

@@ -29,6 +29,7 @@ def tiny(tmp_path_factory):
                           create_model("centrifuge_tiny", n_outputs=2).eval()))
 
 
+@pytest.mark.slow
 def test_the_battery(tmp_path, tiny):
     problems = []
     for i, case in enumerate(build_cases(tmp_path / "in")):
@@ -93,6 +94,7 @@ def test_a_live_claim_refuses_a_second_writer_and_a_dead_one_is_cleaned(tmp_path
     assert sorted(p.name for p in model.iterdir()) == ["clip"], "stale claim and partial gone"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_signals_leave_nothing_partial(tmp_path, tiny, sig):
     long_clip = write_video(tmp_path / "long.mp4", pattern(400, 64, 64), 25)

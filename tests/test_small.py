@@ -96,6 +96,7 @@ def test_config_errors_are_one_line():
         assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_a_tiny_model_overfits_four_blends():
     """Training learns: every weight on 4 fixed procedural α = ½ blends goes below half
     the Identity loss in a few seconds (the mixture-consistent head included)."""

@@ -76,6 +76,7 @@ def test_two_step_run_writes_a_usable_model(videos, tmp_path):
     assert all(torch.equal(v, last[k]) for k, v in from_ckpt.state_dict().items())
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(videos, tmp_path):
     straight = train(load_config("tiny", overrides(videos, tmp_path / "a", steps=4)),
                      enable_progress_bar=False)
@@ -122,6 +123,7 @@ def test_a_branch_cools_down_without_touching_the_run(videos, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sigint_saves_a_checkpoint_that_resumes(videos, tmp_path):
     args = overrides(videos, tmp_path / "runs", steps=400, **{"trainer.val_every": 400})
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -154,6 +156,7 @@ def test_sigint_saves_a_checkpoint_that_resumes(videos, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_process_group_saves_a_checkpoint(videos, tmp_path):
     # A scheduler (or `pkill -f`) signals every process of the job, DataLoader workers
     # too: a worker killed under the trainer used to abort it before anything was saved.
@@ -178,6 +181,7 @@ def test_sigterm_to_the_process_group_saves_a_checkpoint(videos, tmp_path):
     assert 0 < torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] < 400
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(videos, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(HELPERS / "ddp_worker.py"), str(tmp_path), str(videos)]
@@ -290,6 +294,7 @@ def sound_videos(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("control", ["internal", "deterministic"])
 def test_c3_trains_on_sound_and_reports_control_accuracy(sound_videos, tmp_path, control):
     args = overrides(sound_videos, tmp_path, **{
@@ -337,6 +342,7 @@ def test_last_checkpoint_is_the_latest_step_even_when_not_the_best(videos, tmp_p
     assert best["global_step"] == 2  # the wrecked step 4 is not the best
 
 
+@pytest.mark.slow
 def test_max_minutes_limits_each_segment_not_the_whole_run(videos, tmp_path):
     """trainer.max_minutes stops a segment early, exports and checkpoints its last step;
     a resumed segment gets its own minutes (Lightning's max_time would count the first
@@ -354,6 +360,7 @@ def test_max_minutes_limits_each_segment_not_the_whole_run(videos, tmp_path):
     assert second > first
 
 
+@pytest.mark.slow
 def test_gpu_recipe_trains_from_a_texture_bank_without_pyav(tmp_path):
     """configs/gpu-small.yaml as a lent GPU machine runs it: PyAV missing, procedural
     video from a gzipped bank, validation on held-out synthetic blends alone."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from centrifuge import cli_args
 from centrifuge._version import __version__
-from centrifuge.errors import CentrifugeError
+from centrifuge.errors import OOM_FIX, CentrifugeError, describe_oom, one_line, out_of_memory
 
 _COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
 
@@ -179,7 +179,7 @@ def add_separate(sub) -> None:
 
 def _run_separate(args) -> int:
     from centrifuge.methods import describe_methods
-    from centrifuge.separation.files import expand_inputs, separate_file
+    from centrifuge.separation.files import expand_inputs, format_result, separate_file
     from centrifuge.separation.inference import Separator
 
     if args.list_models:
@@ -209,16 +209,7 @@ def _run_separate(args) -> int:
             failed += 1
             print(f"centrifuge: error: {e}", file=sys.stderr)
             continue
-        t = result.summary["timings_s"]
-        names = [p.name for p in result.layers + result.extras]
-        print(f"wrote {result.folder}/: {', '.join(names)}, summary.json "
-              f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
-              f"{t['total']} s)")
-        if "control" in result.summary:
-            c = result.summary["control"]
-            print(f"  the sound ({c['audio']}) picks model output {c['selected_output']} "
-                  f"(control scores {c['scores']}, lowest wins)"
-                  + (f": {c['file']}" if c["file"] else ""))
+        print(format_result(result))
     if failed:
         print(f"centrifuge: {failed} of {len(inputs)} videos failed (see above); the others "
               "were separated", file=sys.stderr)
@@ -381,9 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"centrifuge: error: {write_error(e)}", file=sys.stderr)
         return 2
-    except MemoryError:
-        print("centrifuge: error: out of memory; pass a smaller --max-size or --segment",
-              file=sys.stderr)
+    except (MemoryError, RuntimeError) as e:
+        if not out_of_memory(e):
+            raise
+        print(f"centrifuge: error: out of memory ({describe_oom(e)}); "
+              f"{OOM_FIX.get(args.command, OOM_FIX['separate'])}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("centrifuge: interrupted; nothing partial was left", file=sys.stderr)
@@ -392,17 +385,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = previous_format
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-def one_line(error: Exception) -> str:
-    """The message of an error; for one re-raised by a DataLoader worker (whose text is
-    "Caught X in DataLoader worker process N." plus the worker's traceback), the
-    original message — the traceback's last line without its type."""
-    text = str(error)
-    if text.startswith("Caught ") and "Original Traceback" in text:
-        last = [ln for ln in text.splitlines() if ln.strip()][-1]
-        return last.split(": ", 1)[1] if ": " in last else last
-    return text
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

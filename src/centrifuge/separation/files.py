@@ -392,3 +392,18 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
                       "frames_per_s": round(frames_done / max(elapsed, 1e-9), 2),
                       "model_frames_per_s": round(frames_done / max(model_time, 1e-9), 2)},
     }
+
+
+def format_result(result) -> str:
+    """What ``centrifuge separate`` prints for one separated video."""
+    t = result.summary["timings_s"]
+    names = [p.name for p in result.layers + result.extras]
+    lines = [f"wrote {result.folder}/: {', '.join(names)}, summary.json "
+             f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
+             f"{t['total']} s)"]
+    if "control" in result.summary:
+        c = result.summary["control"]
+        lines.append(f"  the sound ({c['audio']}) picks model output {c['selected_output']} "
+                     f"(control scores {c['scores']}, lowest wins)"
+                     + (f": {c['file']}" if c["file"] else ""))
+    return "\n".join(lines)

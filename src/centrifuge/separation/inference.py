@@ -121,15 +121,43 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory this process can still use (MemAvailable), None if unknown."""
+    """Bytes this process can still allocate, None if unknown: the least of the system's
+    MemAvailable, the address space left under ``ulimit -v`` (RLIMIT_AS) and the room
+    left in the process's cgroup (a container's memory limit)."""
+    limits = [_meminfo("MemAvailable"), _address_space_left(), _cgroup_left()]
+    known = [v for v in limits if v is not None]
+    return min(known) if known else None
+
+
+def _meminfo(key: str, path: str = "/proc/meminfo") -> int | None:
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _address_space_left() -> int | None:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    used = _meminfo("VmSize", "/proc/self/status")
+    return max(0, soft - used) if used is not None else None
+
+
+def _cgroup_left() -> int | None:
+    try:
+        limit = open("/sys/fs/cgroup/memory.max").read().strip()
+        if limit == "max":
+            return None
+        return max(0, int(limit) - int(open("/sys/fs/cgroup/memory.current").read()))
+    except (OSError, ValueError):
+        return None
 
 
 class Separator:

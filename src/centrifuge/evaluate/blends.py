@@ -33,6 +33,7 @@ from tqdm import tqdm
 from centrifuge.data.camera_fixed import CAMERA_FIXED_REFLECTION, CameraFixedPairs
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
+from centrifuge.data.two_motion import TWO_MOTION, TWO_MOTION_REFLECTION, TwoMotionPairs
 from centrifuge.data.videos import make_entries
 from centrifuge.evaluate import baselines
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
@@ -43,7 +44,8 @@ from centrifuge.separation.selection import DEFAULT_RULE, RULES, pair_stats
 EVAL_SEED = 20190615
 # real clips, one fixed to the camera and one panning (data/camera_fixed.py)
 CAMERA_FIXED = "camera-fixed"
-BLENDS = ("transparent", "occlusion", CAMERA_FIXED, CAMERA_FIXED_REFLECTION)
+BLENDS = ("transparent", "occlusion", CAMERA_FIXED, CAMERA_FIXED_REFLECTION, TWO_MOTION,
+          TWO_MOTION_REFLECTION)
 
 
 @dataclass
@@ -189,6 +191,9 @@ def corpus_blends(blend: str, samples: int, frames: int, size: int, root: str | 
     if blend in (CAMERA_FIXED, CAMERA_FIXED_REFLECTION):
         return CameraFixedPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED,
                                 reflection=blend == CAMERA_FIXED_REFLECTION)
+    if blend in (TWO_MOTION, TWO_MOTION_REFLECTION):
+        return TwoMotionPairs(entries, samples, frames=frames, size=size, seed=EVAL_SEED,
+                              reflection=blend == TWO_MOTION_REFLECTION)
     sampler = ClipSampler(entries, frames=frames, crop=size, train=False, cache=True)
     return BlendedPairs(sampler, samples, seed=EVAL_SEED, blend=BlendConfig(blend=blend))
 

@@ -61,3 +61,9 @@ class LayerSeparator(abc.ABC):
                 "takes_audio": self.takes_audio, "segment": self.segment,
                 "fixed_order": self.fixed_order, "precision": self.precision,
                 "summary": self.summary}
+
+    def take_reports(self) -> list[dict]:
+        """What the method found in each clip since the last call (and forget it): for a
+        training-free method, e.g. whether the clip could be separated and why not; a
+        method with nothing to say returns ``[]``."""
+        return []

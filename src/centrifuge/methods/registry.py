@@ -20,6 +20,7 @@ import torch
 from centrifuge.errors import CentrifugeError, ConfigError
 from centrifuge.methods.base import LayerSeparator
 from centrifuge.methods.learned import LearnedSeparator
+from centrifuge.methods.motion_layers import MotionConfig, MotionLayers
 from centrifuge.methods.static import PRESETS, StaticConfig, StaticLayer
 
 
@@ -49,6 +50,30 @@ def _static(name: str, config: StaticConfig, summary: str):
 
 for _name, (_config, _summary) in PRESETS.items():
     register_method(_name, _summary, _static(_name, _config, _summary))
+MOTION_PRESETS = {
+    "motion-layers": (MotionConfig(), "two layers that move differently (an overlay on a "
+                      "moving shot, a window filmed from a moving camera) at about equal "
+                      "strength, each followed by its own motion; no training"),
+    "motion-reflection": (MotionConfig(model="add"), "a faint reflection and the scene behind "
+                          "the glass, moving differently, solved in linear light where light "
+                          "adds; no training"),
+}
+
+
+def _motion(name: str, config: MotionConfig, summary: str):
+    def build(**settings) -> LayerSeparator:
+        if settings:
+            raise ConfigError(f"{name} is a preset; for other settings use motion_layers "
+                              f"(e.g. create_method('motion_layers', rounds=2))")
+        return MotionLayers(config, name=name, summary=summary)
+    return build
+
+
+for _name, (_config, _summary) in MOTION_PRESETS.items():
+    register_method(_name, _summary, _motion(_name, _config, _summary))
+register_method(
+    "motion_layers", "motion-layers with your own settings (model, rounds, iterations, smooth)",
+    lambda **s: MotionLayers(MotionConfig.from_dict(s), name="motion_layers"))
 register_method(
     "static_layer", "static-layer with your own settings (strength, blend, floor, bound)",
     lambda **s: StaticLayer(StaticConfig.from_dict(s), name="static_layer"))

@@ -155,8 +155,10 @@ def separate_file(
     claim.check()
     _check_space(final.parent, info, n + 1)
     with claim as work:
+        separator.method.take_reports()  # only this video's segments below
         summary = _run(separator, path, info, work, (h, w), layers or n, select, format,
                        mosaic, control)
+        summary.update(segment_reports(separator.method.take_reports()))
         summary["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
         write_text_atomic(work / "summary.json", json.dumps(summary, indent=1))
         if report:
@@ -394,6 +396,19 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
     }
 
 
+def segment_reports(reports: list[dict]) -> dict:
+    """``summary.json``'s account of what the method found per segment, and a warning
+    when some segments could not be separated (the terminal and report.html show it)."""
+    if not reports:
+        return {}
+    failed = [r for r in reports if not r.get("separated", True)]
+    warning = None
+    if failed:
+        warning = (f"{len(failed)} of {len(reports)} segments could not be separated "
+                   f"({failed[0]['why']}); their layers are the input itself")
+    return {"segments": reports, "warning": warning}
+
+
 def format_result(result) -> str:
     """What ``centrifuge separate`` prints for one separated video."""
     t = result.summary["timings_s"]
@@ -401,6 +416,8 @@ def format_result(result) -> str:
     lines = [f"wrote {result.folder}/: {', '.join(names)}, summary.json "
              f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
              f"{t['total']} s)"]
+    if result.summary.get("warning"):
+        lines.append(f"  warning: {result.summary['warning']}")
     if "control" in result.summary:
         c = result.summary["control"]
         lines.append(f"  the sound ({c['audio']}) picks model output {c['selected_output']} "

@@ -54,6 +54,14 @@ def _figure(label: str, video: str | None) -> str:
     return f"<figure><figcaption>{html.escape(label)}</figcaption>{body}</figure>"
 
 
+def _warning(summary: dict) -> str:
+    """The method's own account, where it could not separate (motion-layers)."""
+    if not summary.get("warning"):
+        return ""
+    text = html.escape(summary["warning"])
+    return f'<p class="warning"><strong>Not separated:</strong> {text}</p>'
+
+
 def render_report(folder: Path, summary: dict) -> str:
     """The page's HTML for the outputs in ``folder`` described by ``summary``."""
     inp = summary["input"]
@@ -94,6 +102,7 @@ def render_report(folder: Path, summary: dict) -> str:
 <title>{html.escape(title)}</title><style>{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
+{_warning(summary)}
 <p>{inp['frames']} frames at {inp['fps']:.3f} fps, {inp['size'][0]}×{inp['size'][1]};
 kept outputs {sel['kept_outputs']} (rule: {html.escape(sel['rule'])}).</p>
 <div class="controls"><button id="play">play / pause</button>

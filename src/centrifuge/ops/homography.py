@@ -1,0 +1,101 @@
+"""Plane-to-plane motions (3×3 homographies) and the warps they make.
+
+Conventions, as OpenCV's: a point is ``(x, y)`` in pixels of its image, pixel centres at
+whole numbers (column, row); a homography ``M`` maps a point of one image to a point of
+another, ``p' ~ M p`` in homogeneous coordinates. :func:`sample` reads an image *through*
+a homography: output pixel ``p`` takes the input's value at ``M p`` (bilinear), which is
+how a layer on a reference canvas is seen in frame t when ``M`` maps frame t to the
+canvas.
+
+Shapes: images ``(N, C, H, W)``, homographies ``(N, 3, 3)`` (float64 where they are
+composed, so long chains keep sub-pixel accuracy).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def sample(images: torch.Tensor, homographies: torch.Tensor, size: tuple[int, int],
+           *, padding: str = "border") -> torch.Tensor:
+    """``images`` ``(N, C, H, W)`` seen through ``homographies`` ``(N, 3, 3)`` (output
+    pixel → input pixel) at ``size`` (h, w): ``(N, C, h, w)``, bilinear; outside the input,
+    ``padding`` as :func:`torch.nn.functional.grid_sample` has it."""
+    n, _, hin, win = images.shape
+    grid = _grid(homographies, size, (hin, win), images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding,
+                         align_corners=True)
+
+
+def coverage(homographies: torch.Tensor, size: tuple[int, int],
+             source: tuple[int, int]) -> torch.Tensor:
+    """``(N, 1, h, w)``: 1 where output pixels of ``size`` map inside a ``source``-sized
+    input (0 outside, soft within a pixel of its border)."""
+    ones = torch.ones(homographies.shape[0], 1, *source, dtype=torch.float32,
+                      device=homographies.device)
+    return sample(ones, homographies, size, padding="zeros")
+
+
+def _grid(homographies: torch.Tensor, size: tuple[int, int], source: tuple[int, int],
+          dtype: torch.dtype) -> torch.Tensor:
+    h, w = size
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=homographies.device),
+                            torch.arange(w, dtype=torch.float64, device=homographies.device),
+                            indexing="ij")
+    points = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3)  # (hw, 3)
+    mapped = points @ homographies.double().transpose(1, 2)  # (N, hw, 3)
+    xy = mapped[..., :2] / mapped[..., 2:].clamp_min(1e-12)
+    hin, win = source
+    # align_corners=True: -1 and 1 are the centres of the first and last pixels
+    scale = torch.tensor([2 / max(win - 1, 1), 2 / max(hin - 1, 1)], dtype=torch.float64,
+                         device=homographies.device)
+    return (xy * scale - 1).reshape(-1, h, w, 2).to(dtype)
+
+
+def apply(homographies: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Points ``(..., K, 2)`` mapped by ``homographies`` ``(..., 3, 3)``: ``(..., K, 2)``."""
+    p = torch.cat([points, torch.ones_like(points[..., :1])], -1)
+    q = p @ homographies.transpose(-1, -2)
+    return q[..., :2] / q[..., 2:]
+
+
+def corners(size: tuple[int, int], dtype=torch.float64) -> torch.Tensor:
+    """The four corner pixels of an image of ``size`` (h, w): ``(4, 2)`` as (x, y)."""
+    h, w = size
+    return torch.tensor([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=dtype)
+
+
+def corner_error(estimated: torch.Tensor, true: torch.Tensor,
+                 size: tuple[int, int]) -> torch.Tensor:
+    """RMS distance (px) between where two homographies ``(..., 3, 3)`` send the frame's
+    four corners: ``(...)`` — the motion-recovery error of the benchmarks."""
+    c = corners(size, torch.float64)
+    d = apply(estimated.double(), c) - apply(true.double(), c)
+    return d.pow(2).sum(-1).mean(-1).sqrt()
+
+
+def similarity(scale: float, angle: float, shift: tuple[float, float],
+               centre: tuple[float, float]) -> torch.Tensor:
+    """``(3, 3)``: zoom by ``scale`` and turn by ``angle`` (radians) about ``centre``
+    (x, y), then move by ``shift`` (x, y)."""
+    c, s = scale * math.cos(angle), scale * math.sin(angle)
+    cx, cy = centre
+    return torch.tensor([[c, -s, cx - c * cx + s * cy + shift[0]],
+                         [s, c, cy - s * cx - c * cy + shift[1]],
+                         [0.0, 0.0, 1.0]], dtype=torch.float64)
+
+
+def translation(dx: float, dy: float) -> torch.Tensor:
+    """``(3, 3)``: move by (dx, dy) pixels."""
+    return torch.tensor([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]],
+                        dtype=torch.float64)
+
+
+def spread(homographies: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """How far (px, RMS at the corners) each of ``homographies`` ``(N, 3, 3)`` moves a frame
+    of ``size`` from where it is: ``(N,)``; 0 for a still frame."""
+    eye = torch.eye(3, dtype=torch.float64).expand_as(homographies)
+    return corner_error(homographies, eye, size)

@@ -1,0 +1,194 @@
+"""The dominant motion of a clip as per-frame homographies, from sparse tracks (OpenCV).
+
+:func:`dominant_motion` returns, for every frame t of a clip, the homography taking
+frame t's pixels to the reference frame's where most tracked points agree. How:
+
+1. **Frame to frame.** Corners (Shi–Tomasi) of frame t are tracked into frame t + 1 with
+   pyramidal Lucas–Kanade and kept only where tracking back lands within half a pixel
+   (a forward-backward check: in a blend of two layers, corners where edges of both cross
+   move with neither and fail it). A homography is fitted to them with MAGSAC++
+   (``cv2.USAC_MAGSAC``): it needs no hand-set inlier threshold beyond an upper bound and
+   scores models by marginalising over thresholds, which matters here because the points
+   of the other layer are a large, structured share of outliers, not noise.
+2. **Chained to the reference** (the middle frame), then **re-estimated against it**:
+   the reference's corners are tracked straight into each frame, starting from where the
+   chain predicts them (so large offsets and zooms converge), and a homography fitted
+   again — each frame against the reference, so errors do not accumulate along the chain.
+
+Where too few points agree (a blank frame, no texture), a frame keeps its chained
+estimate, or identity. Frames are ``(T, H, W)`` uint8 grey; homographies ``(T, 3, 3)``
+float64 (frame t → reference), the reference's own the identity.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+MIN_POINTS = 8
+MODEL = "similarity"
+# MAGSAC++'s upper bound on an inlier's reprojection error (px)
+MAX_ERROR = 1.5
+
+
+def to_grey(video: torch.Tensor, gain: float = 1.0) -> np.ndarray:
+    """``(3, T, H, W)`` in [0, 1] (or any signed image with ``gain``) → ``(T, H, W)`` uint8,
+    the luma stretched by ``gain`` about mid-grey for signed input."""
+    grey = (0.299 * video[0] + 0.587 * video[1] + 0.114 * video[2]).float()
+    if gain != 1.0:
+        grey = 0.5 + gain * (grey - grey.mean())
+    return (grey.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def _corners(frame: np.ndarray, count: int = 500) -> np.ndarray | None:
+    h, w = frame.shape
+    pts = cv2.goodFeaturesToTrack(frame, maxCorners=count, qualityLevel=0.005,
+                                  minDistance=max(3, min(h, w) // 40), blockSize=5)
+    return None if pts is None else pts.astype(np.float32)
+
+
+def _lk(a: np.ndarray, b: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None):
+    """Points ``pts`` of ``a`` tracked into ``b`` (from ``guess`` if given), with the
+    forward-backward check: ``(p, q)`` the pairs that pass."""
+    win, levels = (21, 21), 4
+    flags = 0
+    if guess is not None:
+        flags = cv2.OPTFLOW_USE_INITIAL_FLOW
+        guess = guess.astype(np.float32).copy()
+    q, st, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, guess, winSize=win, maxLevel=levels,
+                                        flags=flags)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, q, pts.copy(), winSize=win,
+                                            maxLevel=levels, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(back - pts, axis=-1)[:, 0] < 0.5)
+    return pts[ok, 0], q[ok, 0]
+
+
+def fit_homography(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """The homography taking points ``p`` ``(N, 2)`` to ``q`` (MAGSAC++), and the inlier
+    mask; ``None`` where fewer than :data:`MIN_POINTS` agree."""
+    if len(p) < MIN_POINTS:
+        return None, np.zeros(len(p), bool)
+    if MODEL == "similarity":
+        a, mask = cv2.estimateAffinePartial2D(p, q, method=cv2.RANSAC,
+                                              ransacReprojThreshold=MAX_ERROR, maxIters=2000,
+                                              confidence=0.999, refineIters=10)
+        h = None if a is None else np.vstack([a, [0, 0, 1]])
+    else:
+        h, mask = cv2.findHomography(p, q, cv2.USAC_MAGSAC, MAX_ERROR, maxIters=2000,
+                                     confidence=0.999)
+    if h is None or mask is None or mask.sum() < MIN_POINTS:
+        return None, np.zeros(len(p), bool)
+    return h, mask[:, 0].astype(bool)
+
+
+def pair_velocities(frames: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` strongest translations between each pair of consecutive frames, by phase
+    correlation (a blend of layers moving differently peaks at each layer's velocity):
+    ``(T − 1, k, 2)`` (dx, dy) in pixels, strongest first, and ``(T − 1, k)`` their
+    heights. Sub-pixel by a parabola through each peak; peaks 3 px apart at least."""
+    grey = torch.from_numpy(frames).float()
+    grey = grey - grey.mean((-2, -1), keepdim=True)
+    t, h, w = grey.shape
+    window = torch.hann_window(h, periodic=False)[:, None] * torch.hann_window(w, periodic=False)
+    spec = torch.fft.rfft2(grey * window)
+    cross = spec[1:] * spec[:-1].conj()
+    surface = torch.fft.irfft2(cross / (cross.abs() + 1e-3), s=(h, w))
+    surface = torch.fft.fftshift(surface, dim=(-2, -1))  # zero shift at (h // 2, w // 2)
+    vel = np.zeros((t - 1, k, 2))
+    height = np.zeros((t - 1, k))
+    pooled = torch.nn.functional.max_pool2d(surface[:, None], 7, 1, 3)[:, 0]
+    is_peak = (surface == pooled)
+    for i in range(t - 1):
+        scores = torch.where(is_peak[i], surface[i], torch.tensor(-1e9))
+        top = torch.topk(scores.flatten(), k)
+        for j, (val, idx) in enumerate(zip(top.values, top.indices, strict=True)):
+            y, x = divmod(int(idx), w)
+            dy = _vertex(surface[i, (y - 1) % h, x], surface[i, y, x], surface[i, (y + 1) % h, x])
+            dx = _vertex(surface[i, y, (x - 1) % w], surface[i, y, x], surface[i, y, (x + 1) % w])
+            vel[i, j] = (x - w // 2 + dx, y - h // 2 + dy)
+            height[i, j] = float(val)
+    return vel, height
+
+
+def _vertex(left, mid, right) -> float:
+    curve = float(left - 2 * mid + right)
+    return 0.0 if curve >= 0 else max(-0.5, min(0.5, 0.5 * float(left - right) / curve))
+
+
+def layer_tracks(frames: np.ndarray, k: int = 2) -> np.ndarray:
+    """``(k, T − 1, 2)``: each layer's frame-to-frame translation, the phase-correlation
+    peaks of :func:`pair_velocities` linked over time (each layer keeps the peak nearest
+    its previous velocity; the strongest peak of the first pair is layer 0)."""
+    vel, _ = pair_velocities(frames, k)
+    out = np.zeros((k, len(vel), 2))
+    if not len(vel):
+        return out
+    out[:, 0] = vel[0]
+    for i in range(1, len(vel)):
+        prev = out[:, i - 1]
+        cost = np.linalg.norm(prev[:, None] - vel[i][None], axis=-1)  # (layer, peak)
+        if k == 2:
+            keep = cost[0, 0] + cost[1, 1] <= cost[0, 1] + cost[1, 0]
+            out[:, i] = vel[i] if keep else vel[i][::-1]
+        else:
+            out[:, i] = vel[i][cost.argmin(1)]
+    return out
+
+
+def guided_motion(frames: np.ndarray, steps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(T, 3, 3)`` homographies (frame t → reference) of the layer whose frame-to-frame
+    translations are ``steps`` ``(T − 1, 2)``: the chained translations guide Lucas–Kanade
+    from the reference's corners into each frame (points of the other layer do not follow
+    the guess and fall out as MAGSAC++ outliers); and ``(T,)`` the share that agree."""
+    chained = _chain([np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]]) for dx, dy in steps],
+                     (len(frames) - 1) // 2)
+    return _against_reference(frames, chained, (len(frames) - 1) // 2)
+
+
+def dominant_motion(frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(T, 3, 3)`` homographies (frame t → reference frame) of the motion most tracked
+    points follow, and ``(T,)`` the share of the reference's tracked points that agree
+    with it in each frame (1 for the reference)."""
+    t_count = len(frames)
+    r = (t_count - 1) // 2
+    step = [np.eye(3)] * max(t_count - 1, 0)  # step[t]: frame t → frame t + 1
+    for t in range(t_count - 1):
+        pts = _corners(frames[t])
+        if pts is not None:
+            h, _ = fit_homography(*_lk(frames[t], frames[t + 1], pts))
+            if h is not None:
+                step[t] = h
+    chained = _chain(step, r)
+    return _against_reference(frames, chained, r)
+
+
+def _chain(step: list[np.ndarray], r: int) -> list[np.ndarray]:
+    """Frame → reference homographies from frame → next-frame ones."""
+    count = len(step) + 1
+    out = [np.eye(3) for _ in range(count)]
+    for t in range(r - 1, -1, -1):  # before the reference: t → t+1 → … → r
+        out[t] = out[t + 1] @ step[t]
+    for t in range(r + 1, count):  # after it: t → t−1 → … → r
+        out[t] = out[t - 1] @ np.linalg.inv(step[t - 1])
+    return out
+
+
+def _against_reference(frames: np.ndarray, chained: list[np.ndarray], r: int):
+    ref_pts = _corners(frames[r])
+    motions = [h / h[2, 2] for h in chained]
+    agree = np.zeros(len(frames))
+    agree[r] = 1.0
+    if ref_pts is None:
+        return torch.from_numpy(np.stack(motions)), torch.from_numpy(agree)
+    for t in range(len(frames)):
+        if t == r:
+            continue
+        to_t = np.linalg.inv(motions[t])  # reference → frame t
+        guess = cv2.perspectiveTransform(ref_pts, to_t)
+        p, q = _lk(frames[r], frames[t], ref_pts, guess)
+        h, inliers = fit_homography(q, p)  # frame t → reference
+        if h is not None:
+            motions[t] = h / h[2, 2]
+            agree[t] = inliers.sum() / len(ref_pts)
+    return torch.from_numpy(np.stack(motions)), torch.from_numpy(agree)

@@ -135,7 +135,7 @@ def test_damaged_checkpoint_metadata(tmp_path, tiny, clip, capsys, edit):
     from safetensors.torch import save_file
 
     with safe_open(tiny, "pt") as f:
-        meta, state = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta, state = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     args = json.loads(meta["model_args"])
     change = {"model_args_list": {"model_args": "[1, 2]"},
               "version_text": {"format_version": "one"},

@@ -110,7 +110,7 @@ def run_case(case: Case, out: Path, model: str) -> tuple[int, list[str], str]:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             rc = main(argv)
-        except BaseException as e:  # noqa: BLE001 - a traceback is the failure we look for
+        except BaseException as e:  # a traceback is the failure we look for
             return 1, [], f"raised {type(e).__name__}: {e}"
     lines = [ln for ln in err.getvalue().replace("\r", "\n").splitlines()
              if ln.strip() and not _PROGRESS.search(ln) and "warning:" not in ln]

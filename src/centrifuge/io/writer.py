@@ -300,7 +300,7 @@ class VideoWriter:
         if self._container is not None:
             try:
                 self._container.close()
-            except Exception:  # noqa: BLE001 - already failing; removing the file matters more
+            except Exception:  # already failing; removing the file matters more
                 pass
             self._container = None
         self._tmp.unlink(missing_ok=True)

@@ -177,10 +177,10 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
     meta = read_metadata(path)
     try:
         with safe_open(str(path), framework="pt") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
         model = _build(meta["model_name"], meta["model_args"], path, shapes)
         with safe_open(str(path), framework="pt") as f:
-            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+            state = {k: f.get_tensor(k) for k in f.keys()}  # not a dict
     except (SafetensorError, OSError) as e:
         raise ModelLoadingError(f"{path}: unreadable weights ({e})") from None
     _load_state(model, state, path)
@@ -195,7 +195,7 @@ def _load_lightning(path: Path, device):
         name, args = hp["model_name"], hp["model_args"]
         state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()
                  if k.startswith("model.")}
-    except Exception as e:  # noqa: BLE001 - any failure means: not our training checkpoint
+    except Exception as e:  # any failure means: not our training checkpoint
         raise ModelLoadingError(
             f"{path}: not a centrifuge training checkpoint ({str(e).splitlines()[0][:120]})"
         ) from None

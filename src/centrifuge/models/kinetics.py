@@ -95,7 +95,7 @@ def kinetics400_state_dict(root: str | os.PathLike | None = None) -> dict[str, t
 
     try:
         ckpt = Corpus.load(root).weights_path(I3D_KINETICS400.id)
-    except Exception as e:  # noqa: BLE001 - re-raised with the fix in the message
+    except Exception as e:  # re-raised with the fix in the message
         raise ModelLoadingError(
             f"Kinetics-400 I3D weights unavailable ({e}); run `centrifuge corpus build` first"
         ) from None

@@ -116,6 +116,34 @@ def _vertex(left, mid, right) -> float:
     return 0.0 if curve >= 0 else max(-0.5, min(0.5, 0.5 * float(left - right) / curve))
 
 
+def clip_velocities(frames: np.ndarray, k: int = 2, gap: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` strongest velocities of a whole clip (px per frame, (dx, dy)) and their
+    peak heights: the phase-correlation surfaces of every pair ``gap`` frames apart,
+    summed. A layer's velocity peaks in every pair and adds up; noise does not, and at a
+    gap of several frames two layers' peaks lie that many times further apart."""
+    t = len(frames)
+    gap = max(1, min(gap, t - 1))
+    grey = torch.from_numpy(frames).float()
+    grey = grey - grey.mean((-2, -1), keepdim=True)
+    _, h, w = grey.shape
+    window = torch.hann_window(h, periodic=False)[:, None] * torch.hann_window(w, periodic=False)
+    spec = torch.fft.rfft2(grey * window)
+    cross = spec[gap:] * spec[:-gap].conj()
+    surface = torch.fft.irfft2(cross / (cross.abs() + 1e-3), s=(h, w)).mean(0)
+    surface = torch.fft.fftshift(surface)
+    pooled = torch.nn.functional.max_pool2d(surface[None, None], 5, 1, 2)[0, 0]
+    scores = torch.where(surface == pooled, surface, torch.tensor(-1e9))
+    top = torch.topk(scores.flatten(), k)
+    vel, height = np.zeros((k, 2)), np.zeros(k)
+    for j, (val, idx) in enumerate(zip(top.values, top.indices, strict=True)):
+        y, x = divmod(int(idx), w)
+        dy = _vertex(surface[(y - 1) % h, x], surface[y, x], surface[(y + 1) % h, x])
+        dx = _vertex(surface[y, (x - 1) % w], surface[y, x], surface[y, (x + 1) % w])
+        vel[j] = ((x - w // 2 + dx) / gap, (y - h // 2 + dy) / gap)
+        height[j] = float(val)
+    return vel, height
+
+
 def layer_tracks(frames: np.ndarray, k: int = 2) -> np.ndarray:
     """``(k, T − 1, 2)``: each layer's frame-to-frame translation, the phase-correlation
     peaks of :func:`pair_velocities` linked over time (each layer keeps the peak nearest

@@ -112,7 +112,7 @@ def separate_file(
     layers: int | None = None,
     force: bool = False,
     select: str = DEFAULT_RULE,
-    format: str = "mp4",  # noqa: A002 - the CLI's --format
+    format: str = "mp4",  # the CLI's --format
     mosaic: bool = True,
     report: bool = True,
     owned=is_owned,
@@ -189,7 +189,7 @@ def _background(source: Iterator, name: str) -> Iterator:
                 if stop.is_set():
                     return
             q.put(("end", done))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+        except BaseException as e:  # handed to the consumer
             q.put(("error", e))
 
     thread = threading.Thread(target=pump, name=name, daemon=True)
@@ -264,7 +264,7 @@ class _Encoder:
                 t0 = time.perf_counter()
                 self._write(*item)
                 self.busy += time.perf_counter() - t0
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+        except BaseException as e:  # handed to the main thread
             self.error = e
             self.stop.set()
 

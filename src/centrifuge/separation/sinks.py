@@ -92,7 +92,7 @@ class NpzLayer:
     def __init__(self, path: Path):
         self.path = path
         self.raw = path.with_name(f".{path.stem}.frames")
-        self.file = open(self.raw, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self.file = open(self.raw, "wb")  # closed in close()/abort()
         self.times: list[float] = []
         self.shape = None
 

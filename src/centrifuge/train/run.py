@@ -66,7 +66,7 @@ def check_checkpoint(ckpt: Path) -> dict:
     try:
         data = torch.load(ckpt, map_location="cpu", weights_only=True)
         ok = isinstance(data, dict) and {"state_dict", "global_step"} <= set(data)
-    except Exception as e:  # noqa: BLE001 - any failure means: not our checkpoint
+    except Exception as e:  # any failure means: not our checkpoint
         raise ConfigError(f"{ckpt}: not a centrifuge training checkpoint "
                           f"({str(e).splitlines()[0][:100]})") from None
     if not ok:

@@ -15,8 +15,8 @@ import sys
 from PIL import Image
 
 from centrifuge.data.clips import ClipSampler
+from centrifuge.data.entries import make_entries
 from centrifuge.data.pairs import BlendConfig, BlendedPairs
-from centrifuge.data.videos import make_entries
 from centrifuge.evaluate.figures import internals_figure
 from centrifuge.pretrained import resolve_model
 

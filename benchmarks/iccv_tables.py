@@ -65,8 +65,8 @@ def _params(model) -> float:
 def _c2_control(sep: Separator, samples: int, frames: int, size: int) -> dict:
     """C2 on the control blends: its loss, and 'pointing' at output 0 (no control)."""
     from centrifuge.data.clips import ClipSampler
+    from centrifuge.data.entries import make_entries
     from centrifuge.data.pairs import BlendConfig, BlendedPairs
-    from centrifuge.data.videos import make_entries
     from centrifuge.evaluate.control import CONTROL_SEED
     from centrifuge.losses import control_correct, pit_loss
 

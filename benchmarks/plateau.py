@@ -50,9 +50,9 @@ from torch.utils.data import default_collate
 
 from centrifuge.config import DataConfig
 from centrifuge.data.clips import ClipSampler
+from centrifuge.data.entries import make_entries
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.synthetic import SyntheticConfig
-from centrifuge.data.videos import make_entries
 from centrifuge.evaluate import baselines
 from centrifuge.evaluate.blends import EVAL_SEED
 from centrifuge.losses import pit_loss

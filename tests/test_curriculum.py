@@ -8,8 +8,8 @@ import torch
 from centrifuge.config import load_config
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.curriculum import Curriculum, curriculum_pairs
+from centrifuge.data.entries import folder_entries
 from centrifuge.data.pairs import BlendConfig
-from centrifuge.data.videos import folder_entries
 from centrifuge.errors import ConfigError
 from centrifuge.io import write_video
 

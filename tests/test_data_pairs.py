@@ -6,10 +6,10 @@ import torch
 
 from centrifuge.data.augment import AugmentConfig
 from centrifuge.data.clips import ClipSampler, resize_frames
+from centrifuge.data.entries import folder_entries, kinetics_entries, make_entries
 from centrifuge.data.mixing import PURE_COLOURS, reflection_blend
 from centrifuge.data.pairs import BlendConfig, BlendedPairs
 from centrifuge.data.superpixels import supervoxels
-from centrifuge.data.videos import folder_entries, kinetics_entries, make_entries
 from centrifuge.errors import ConfigError
 from centrifuge.io import read_audio, read_video, write_video
 from centrifuge.io.audio import control_spectrogram

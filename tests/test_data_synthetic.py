@@ -90,7 +90,7 @@ def test_sampler_feeds_blended_pairs_and_mixes_with_real(bank):
 
         def sample(self, rng, *, exclude=None, audio=False, audio_offset=0.0):
             from centrifuge.data.clips import Clip
-            from centrifuge.data.videos import VideoEntry
+            from centrifuge.data.entries import VideoEntry
 
             return Clip(np.zeros((6, 24, 24, 3), np.uint8), VideoEntry("r.mp4", "real"), 0, 25)
 

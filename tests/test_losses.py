@@ -108,8 +108,8 @@ def test_identity_baseline_on_real_blends_is_the_papers_scale():
     normalisation lands on it (0.360 on these 12 corpus val blends, 2026-11-30): within
     10 %, so dropping the gradient term's ½ (0.431) or the pixel term fails."""
     from centrifuge.data.clips import ClipSampler
+    from centrifuge.data.entries import make_entries
     from centrifuge.data.pairs import BlendedPairs, stack_targets
-    from centrifuge.data.videos import make_entries
 
     sampler = ClipSampler(make_entries("corpus", None, "val"), frames=16, crop=112,
                           train=False, cache=True)

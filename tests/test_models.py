@@ -15,7 +15,7 @@ from centrifuge.models import (
     save_model,
 )
 from centrifuge.models.i3d import MULTIPLES
-from centrifuge.models.layers import Conv3d, same_padding
+from centrifuge.models.layers import GuardedConv3d, same_padding
 
 TINY = {"width": 0.125}
 
@@ -130,7 +130,7 @@ def test_tf_same_padding():
 
 def test_bf16_conv3d_weight_gradient_with_two_frames_is_right():
     """Regression guard for the CPU bf16 autocast bug (shared/notes/cpu-performance.md)."""
-    conv = Conv3d(16, 16, 3, padding=1, bias=False)
+    conv = GuardedConv3d(16, 16, 3, padding=1, bias=False)
     x = torch.randn(2, 16, 2, 8, 8)
     g = torch.randn(2, 16, 2, 8, 8)
     with torch.autocast("cpu", torch.bfloat16):
@@ -154,7 +154,7 @@ def test_bf16_training_on_sixteen_frames_runs_the_two_frame_convs_in_fp32():
         seen.append((inputs[0].shape[2], module.kernel_size[0], output.dtype))
 
     for m in model.modules():
-        if isinstance(m, Conv3d):
+        if isinstance(m, GuardedConv3d):
             m.register_forward_hook(hook)
     x = torch.rand(2, 3, 16, 32, 32)
     with torch.autocast("cpu", torch.bfloat16):

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
+from centrifuge.data.entries import folder_entries
 from centrifuge.data.two_motion import TwoMotionPairs, draw_camera, margin, relative_motion
-from centrifuge.data.videos import folder_entries
 from centrifuge.errors import ConfigError
 from centrifuge.evaluate.blends import psnr
 from centrifuge.io import frames_to_tensor, tensor_to_frames, write_video

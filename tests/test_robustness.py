@@ -55,7 +55,7 @@ def one_line_exit_2(capsys, *argv):
 @pytest.mark.parametrize(("where", "code"), [("mkdir", errno.EROFS), ("contact", errno.ENOSPC),
                                               ("encode", errno.ENOSPC), ("rename", errno.EIO)])
 def test_file_system_faults(tmp_path, clip, tiny, capsys, monkeypatch, where, code):
-    import centrifuge.outputs as outputs
+    import centrifuge.safe_writes as outputs
     import centrifuge.separation.sinks as sinks
     from centrifuge.io import writer
 

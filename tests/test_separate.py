@@ -141,7 +141,7 @@ def test_max_size_downscales(tmp_path, tiny_ckpt):
         (["ok.mp4", "--max-size", "-1"], "0 (never downscale)"),
         (["ok.mp4", "--format", "gif"], "invalid choice"),
         (["ok.mp4", "--overlap", "0.9"], "between 0 and 0.5"),
-        (["ok.mp4", "--layers", "3"], "keep all 4 (leave out --layers) or 2"),
+        (["ok.mp4", "--layers", "3"], "expected 2 or all"),
         (["ok.mp4", "--device", "cuda"], "no CUDA GPU"),
         (["ok.mp4", "-n", "fake.safetensors"], "not a safetensors checkpoint"),
     ],

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from centrifuge.data.camera_fixed import CameraFixedPairs, draw_pan, pan, travel
-from centrifuge.data.videos import folder_entries
+from centrifuge.data.entries import folder_entries
 from centrifuge.errors import ConfigError
 from centrifuge.evaluate import baselines
 from centrifuge.io import frames_to_tensor, tensor_to_frames, write_video

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from centrifuge import cli_args
 from centrifuge._version import __version__
+from centrifuge.cli_process import one_line_warning, terminate_as_interrupt
 from centrifuge.errors import OOM_FIX, CentrifugeError, describe_oom, one_line, out_of_memory
 
 _COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
@@ -146,7 +147,7 @@ def add_separate(sub) -> None:
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
     p.add_argument("-n", "--model", default="default",
                    help="pretrained name or .safetensors checkpoint (default: default)")
-    p.add_argument("--layers", type=cli_args.positive_int,
+    p.add_argument("--layers", type=cli_args.kept_layers, default=None, metavar="{2,all}",
                    help="keep only 2 layers, chosen by --select (default: all)")
     p.add_argument("--select", choices=["recompose", "dissimilar"], default="recompose",
                    help="with --layers 2: the pair that best re-composes the input among "
@@ -178,9 +179,11 @@ def add_separate(sub) -> None:
 
 
 def _run_separate(args) -> int:
+    from centrifuge.io.media import expand_inputs
     from centrifuge.methods import describe_methods
-    from centrifuge.separation.files import expand_inputs, format_result, separate_file
+    from centrifuge.separation.files import separate_file
     from centrifuge.separation.inference import Separator
+    from centrifuge.separation.summary import format_result
 
     if args.list_models:
         for name, kind, summary in describe_methods():
@@ -362,16 +365,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
-    previous_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning
+    previous_format, warnings.formatwarning = warnings.formatwarning, one_line_warning
     # train: Lightning turns SIGTERM into a checkpoint (train/callbacks.py)
-    previous = _terminate_as_interrupt() if args.command != "train" else None
+    previous = terminate_as_interrupt() if args.command != "train" else None
     try:
         return int(args.run(args) or 0)
     except CentrifugeError as e:
         print(f"centrifuge: error: {one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # the file system refused (full, read-only, gone): not a bug
-        from centrifuge.outputs import write_error
+        from centrifuge.safe_writes import write_error
 
         print(f"centrifuge: error: {write_error(e)}", file=sys.stderr)
         return 2
@@ -388,23 +391,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = previous_format
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"centrifuge: warning: {message}\n"
-
-
-def _terminate_as_interrupt():
-    """SIGTERM (kill, a job scheduler) cleans up like Ctrl-C: partial outputs removed.
-
-    Returns the previous handler, or None where handlers cannot be set (a thread)."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:
-        return None
 
 
 if __name__ == "__main__":

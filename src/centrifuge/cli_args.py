@@ -77,3 +77,14 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected seconds ≥ 0, got {text}")
     return value
+
+
+def kept_layers(text: str) -> int | None:
+    """``--layers``: ``2`` (the pair ``--select`` picks) or ``all`` (every layer the method
+    makes); any other count is refused here, before a model is loaded."""
+    if text == "all":
+        return None
+    if text == "2":
+        return 2
+    raise argparse.ArgumentTypeError(f"expected 2 or all, got {text!r} (a method makes its "
+                                     "own number of layers; --layers 2 keeps a pair of them)")

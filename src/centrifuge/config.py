@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from centrifuge.config_merge import merge as _merge
+from centrifuge.config_merge import set_dotted as _set_dotted
 from centrifuge.data.augment import AugmentConfig
 from centrifuge.data.synthetic import SyntheticConfig
 from centrifuge.data.textures import FRAMES_PER_CLIP
@@ -188,61 +190,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_INT_OR_STR = {"trainer.devices"}  # Lightning takes 2 or "auto"
-_NUMBER_OR_RANGE = {"data.alpha"}  # 0.5 or [0.25, 0.75]
-
-
-def _check_type(path: str, default, value):
-    """Return ``value`` if it fits the type of the field's default, else raise."""
-    if default is None or value is None:
-        return value
-    if path in _INT_OR_STR and isinstance(value, (int, str)) and not isinstance(value, bool):
-        return value
-    if path in _NUMBER_OR_RANGE and isinstance(value, list):
-        return value
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise ConfigError(f"{path} must be of type {type(default).__name__}, got {value!r}")
-    return value
-
-
-def _merge(obj, data: dict, prefix: str = "") -> None:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'} must be a mapping, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(obj)}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if key not in fields:
-            raise ConfigError(f"unknown config key {path!r}; valid: {', '.join(fields)}")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            _merge(current, value, path + ".")
-        elif isinstance(current, dict) and isinstance(value, dict):
-            current.update(value)
-        else:
-            setattr(obj, key, _check_type(path, current, value))
-
-
-def _set_dotted(data: dict, dotted: str, value) -> None:
-    keys = dotted.split(".")
-    node = data
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {dotted!r}: {k} is not a section")
-    node[keys[-1]] = value
-
-
 def resolve_config_path(name_or_path: str) -> Path:
     """A path to a YAML file, or the name of a shipped config (``tiny``, ``cpu``, ...)."""
     p = Path(name_or_path)
@@ -348,8 +295,8 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"trainer.max_minutes must be ≥ 0 (0: no limit), got {t.max_minutes}")
     if not (math.isfinite(d.scale) and d.scale >= 1):
         raise ConfigError(f"data.scale must be ≥ 1 (crop margin), got {d.scale}")
-    if t.precision not in PRECISIONS:
-        raise ConfigError(f"trainer.precision must be one of {', '.join(PRECISIONS)}, "
+    if t.precision not in TRAINER_PRECISIONS:
+        raise ConfigError(f"trainer.precision must be one of {', '.join(TRAINER_PRECISIONS)}, "
                           f"got {t.precision!r}")
     if not (math.isfinite(o.lr) and o.lr > 0):
         raise ConfigError(f"optim.lr must be a positive number, got {o.lr}")
@@ -375,8 +322,8 @@ def validate(config: TrainConfig) -> TrainConfig:
 
 
 # What Lightning's Trainer(precision=...) accepts.
-PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
-              "64", "bf16", "16", "transformer-engine")
+TRAINER_PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true",
+                      "16-true", "64-true", "64", "bf16", "16", "transformer-engine")
 
 
 def _check_model(section: ModelSection) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from centrifuge.data.augment import AugmentConfig
-from centrifuge.data.videos import VideoEntry
+from centrifuge.data.entries import VideoEntry
 from centrifuge.errors import AudioError, CentrifugeError, ConfigError
 from centrifuge.io import probe, read_audio, read_video
 from centrifuge.io.audio import SAMPLE_RATE, audio_window, is_silent

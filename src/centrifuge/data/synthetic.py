@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 
 from centrifuge.data.clips import Clip
+from centrifuge.data.entries import VideoEntry
 from centrifuge.data.mixing import SENSOR_NOISE_SIGMA
 from centrifuge.data.textures import TextureBank
-from centrifuge.data.videos import VideoEntry
 from centrifuge.errors import ConfigError
 
 MAX_SPRITES = 6
@@ -117,6 +117,25 @@ def _times(frames: int) -> np.ndarray:
     return (np.arange(frames) / max(1, frames - 1))[:, None]
 
 
+def _draw_look(rng: np.random.Generator, bank: TextureBank, n_img: int):
+    """What one sprite looks like: its kind (1 SLIC segment, 2 blob, 3 box), image, SLIC
+    label, texture window (an affine map) and blob shape (draws in the scene's order)."""
+    kind = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])) if len(bank.segments) else int(
+        rng.choice([2, 3]))
+    shape = np.zeros(7)
+    if kind == 1:
+        seg = bank.segments[int(rng.integers(len(bank.segments)))].tolist()
+        return kind, int(seg[0]), int(seg[1]), _affine(seg[2], seg[3], seg[4], seg[5], 0.0), \
+            shape
+    image = int(rng.integers(n_img))
+    s = rng.uniform(0.2, 0.5)  # the window stays inside the image, even turned
+    tex = _affine(rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), s, s,
+                  rng.uniform(-np.pi, np.pi))
+    shape[:] = [rng.uniform(0.05, 0.25), rng.uniform(0.05, 0.2), rng.uniform(0, 0.1),
+                *rng.uniform(0, 2 * np.pi, size=3), rng.uniform(2.5, 8.0)]
+    return kind, image, 0, tex, shape
+
+
 def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
                cfg: SyntheticConfig | None = None) -> dict:
     """Parameters of one scene (numpy arrays; see :func:`render`)."""
@@ -164,21 +183,8 @@ def draw_scene(rng: np.random.Generator, bank: TextureBank, frames: int,
         # output → sprite-local coordinates: the inverse of the sprite's pose.
         pose = _affine(py, px, size * aspect, size / aspect, turn)
         sp_local[i] = np.linalg.inv(pose)
-        kind = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])) if len(bank.segments) else int(
-            rng.choice([2, 3]))
-        kinds[i] = kind
-        if kind == 1:
-            seg = bank.segments[int(rng.integers(len(bank.segments)))].tolist()
-            images[i], labels[i] = int(seg[0]), int(seg[1])
-            sp_tex[i] = _affine(seg[2], seg[3], seg[4], seg[5], 0.0)
-        else:
-            images[i] = int(rng.integers(n_img))
-            s = rng.uniform(0.2, 0.5)  # the window stays inside the image, even turned
-            sp_tex[i] = _affine(rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), s, s,
-                                rng.uniform(-np.pi, np.pi))
-            shape[i] = [rng.uniform(0.05, 0.25), rng.uniform(0.05, 0.2), rng.uniform(0, 0.1),
-                        *rng.uniform(0, 2 * np.pi, size=3), rng.uniform(2.5, 8.0)]
-        sp_tex[i] = sp_tex[i] @ sp_local[i]
+        kinds[i], images[i], labels[i], tex, shape[i] = _draw_look(rng, bank, n_img)
+        sp_tex[i] = tex @ sp_local[i]
     light = rng.random() < cfg.illumination
     gain = np.exp(rng.normal(0, 0.25) * (times.mean(1) - 0.5)) if light else np.ones(frames)
     slope = rng.normal(0, 0.2, size=2) if light else np.zeros(2)

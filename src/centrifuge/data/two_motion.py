@@ -29,8 +29,8 @@ import torch
 from torch.utils.data import Dataset
 
 from centrifuge.data.clips import ClipSampler
+from centrifuge.data.entries import VideoEntry
 from centrifuge.data.mixing import blend, reflection_blend, transparent_alpha
-from centrifuge.data.videos import VideoEntry
 from centrifuge.io import frames_to_tensor
 from centrifuge.ops.homography import sample, similarity
 

@@ -9,7 +9,7 @@ def run_evaluate(args) -> int:
     import json
 
     from centrifuge.evaluate.blends import as_dict, evaluate_blends, format_results
-    from centrifuge.outputs import check_output_file, write_text_atomic
+    from centrifuge.safe_writes import check_output_file, write_text_atomic
     from centrifuge.separation.inference import Separator
 
     if args.json:  # before minutes of work, never over the model it evaluates
@@ -36,7 +36,7 @@ def _evaluate_control(sep, args, header: dict) -> int:
     import json
 
     from centrifuge.evaluate.control import evaluate_control, format_control
-    from centrifuge.outputs import write_text_atomic
+    from centrifuge.safe_writes import write_text_atomic
 
     source = "synthetic" if args.synthetic else "corpus"
     results = [evaluate_control(sep, samples=args.samples, frames=args.frames, size=args.size,

@@ -32,9 +32,9 @@ from tqdm import tqdm
 
 from centrifuge.data.camera_fixed import CAMERA_FIXED_REFLECTION, CameraFixedPairs
 from centrifuge.data.clips import ClipSampler
+from centrifuge.data.entries import make_entries
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.two_motion import TWO_MOTION, TWO_MOTION_REFLECTION, TwoMotionPairs
-from centrifuge.data.videos import make_entries
 from centrifuge.evaluate import baselines
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
 from centrifuge.losses import align, best_assignment, pairwise_loss

@@ -31,8 +31,8 @@ import torch
 from tqdm import tqdm
 
 from centrifuge.data.clips import ClipSampler
+from centrifuge.data.entries import make_entries
 from centrifuge.data.pairs import BlendConfig, BlendedPairs
-from centrifuge.data.videos import make_entries
 from centrifuge.errors import ConfigError
 from centrifuge.losses import control_chance, control_correct, pairwise_loss, pit_loss
 from centrifuge.separation.inference import Separator

@@ -214,7 +214,7 @@ def export_model(source: str | os.PathLike, target: str | os.PathLike, *, dtype:
     fp32), with ``metrics`` (a JSON file) embedded. Never writes over the source or the
     metrics; an existing target only with ``force``. Returns the target and model name."""
     from centrifuge.errors import OutputExistsError
-    from centrifuge.outputs import check_output_file
+    from centrifuge.safe_writes import check_output_file
 
     source, target = Path(source), Path(target)
     if target.suffix != ".safetensors":

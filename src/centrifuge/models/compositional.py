@@ -44,7 +44,7 @@ from centrifuge.errors import ConfigError
 from centrifuge.models.base import MAX_OUTPUTS, LayerModel
 from centrifuge.models.centrifuge import CentrifugeConfig
 from centrifuge.models.i3d import ENDPOINTS, SKIPS, InceptionI3d
-from centrifuge.models.layers import Conv3d
+from centrifuge.models.layers import GuardedConv3d
 from centrifuge.models.unet import UNetDecoder
 
 MASK_LEVEL = "Conv3d_2c_3x3"
@@ -144,7 +144,7 @@ class Compositional(LayerModel):
         channels = self.net.encoder.channels
         self.mask_head = None
         if config.gated_levels:
-            self.mask_head = Conv3d(channels[MASK_LEVEL], m, 3, padding=1)
+            self.mask_head = GuardedConv3d(channels[MASK_LEVEL], m, 3, padding=1)
             nn.init.zeros_(self.mask_head.weight)
             nn.init.zeros_(self.mask_head.bias)
         self.beta_head = nn.Linear(channels[config.endpoint], n * m)

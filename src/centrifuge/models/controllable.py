@@ -39,7 +39,7 @@ from centrifuge.errors import ConfigError, ShapeError
 from centrifuge.io.audio import N_BINS
 from centrifuge.models.base import MAX_CHANNELS
 from centrifuge.models.compositional import Compositional, CompositionalConfig
-from centrifuge.models.layers import Conv3d
+from centrifuge.models.layers import GuardedConv3d
 
 CONTROLS = ("internal", "deterministic")
 # Side the regressor sees outputs at: enough for motion and colour, cheap for n videos.
@@ -134,7 +134,7 @@ class ControlRegressor(nn.Module):
         self.audio_proj = nn.Conv1d(self.audio.out_channels, width, 1)
 
         def conv(cin, cout):
-            return nn.Sequential(Conv3d(cin, cout, 3, (1, 2, 2), 1), nn.ReLU(True))
+            return nn.Sequential(GuardedConv3d(cin, cout, 3, (1, 2, 2), 1), nn.ReLU(True))
 
         # frames and frame differences: motion is what a soundtrack most often follows
         self.video = nn.Sequential(conv(9, 16), conv(16, 32), conv(32, width))

@@ -75,8 +75,6 @@ STRIDES = {
 # Input sizes the encoder-decoder reconstructs exactly: multiples of the deepest stride.
 MULTIPLES = {name: STRIDES[name] for name in SKIPS}
 
-# Depth in conv layers along the longest path (the paper's Table 4: 7, 17, 21).
-DEPTH = {"Mixed_3c": 7, "Mixed_4f": 17, "Mixed_5c": 21}
 
 
 def scaled(channels: int, width: float) -> int:

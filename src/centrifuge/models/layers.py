@@ -11,7 +11,8 @@ Two details matter for correctness:
 * **The bf16 Conv3d weight-gradient bug** on the CPU build of torch (see
   ``shared/notes/cpu-performance.md``): under CPU bf16 autocast the weight gradient of a
   Conv3d whose input has temporal size exactly 2 and whose kernel spans more than one
-  frame is garbage. :class:`Conv3d` runs exactly those convolutions in fp32.
+  frame is garbage. :class:`GuardedConv3d` runs exactly those convolutions in fp32 (named
+  so that it does not read as — or shadow — ``nn.Conv3d``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _cpu_bf16_autocast(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
 
-class Conv3d(nn.Conv3d):
+class GuardedConv3d(nn.Conv3d):
     """``nn.Conv3d`` that sidesteps the CPU bf16 T=2 weight-gradient bug (module doc)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,7 +73,8 @@ class Unit3D(nn.Module):
         # Stride 1 with an odd kernel is symmetric: let the conv pad (faster, no copy).
         self.symmetric = all(s == 1 and k % 2 == 1 for k, s in zip(kernel, stride, strict=True))
         pad = tuple(k // 2 for k in kernel) if self.symmetric else 0
-        self.conv = Conv3d(in_channels, out_channels, kernel, stride, padding=pad, bias=False)
+        self.conv = GuardedConv3d(in_channels, out_channels, kernel, stride, padding=pad,
+                                  bias=False)
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +103,7 @@ class ConvBNReLU(nn.Module):
     def __init__(self, in_channels, out_channels, kernel=(3, 3, 3), *, bn_momentum=0.1):
         super().__init__()
         pad = tuple(k // 2 for k in kernel)
-        self.conv = Conv3d(in_channels, out_channels, kernel, padding=pad, bias=False)
+        self.conv = GuardedConv3d(in_channels, out_channels, kernel, padding=pad, bias=False)
         self.bn = nn.BatchNorm3d(out_channels, momentum=bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from centrifuge.models.i3d import SKIPS, STRIDES
-from centrifuge.models.layers import Conv3d, ConvBNReLU, UpConv
+from centrifuge.models.layers import ConvBNReLU, GuardedConv3d, UpConv
 
 
 class UNetDecoder(nn.Module):
@@ -70,7 +70,7 @@ class UNetDecoder(nn.Module):
             self.fuse.append(ConvBNReLU(out + encoder_channels[skip], out, **kw))
             c, level = out, skip
         self.up.append(UpConv(c, channels[-1], STRIDES[level], **kw))
-        self.head = Conv3d(channels[-1] + input_channels, 3 * n_outputs, 3, padding=1)
+        self.head = GuardedConv3d(channels[-1] + input_channels, 3 * n_outputs, 3, padding=1)
 
     def forward(
         self,

@@ -10,7 +10,7 @@
     report.html                    all of the above on one page, videos playing in sync
     selected.mp4                   C3 models: the layer the sound picks, with that sound
 
-Paths come from :mod:`centrifuge.outputs` (safe names, a claim per folder, partial
+Paths come from :mod:`centrifuge.safe_writes` (safe names, a claim per folder, partial
 folder renamed into place, ``--force`` replacing only our own files).
 
 One pass, three threads joined by small bounded queues: decoding (PyAV) → the model
@@ -40,9 +40,8 @@ from tqdm import tqdm
 
 from centrifuge.errors import AudioError, CentrifugeError, VideoReadError, VideoWriteError
 from centrifuge.io import AudioStream, frames_to_tensor, iter_chunks, probe, tensor_to_frames
-from centrifuge.io.media import VIDEO_SUFFIXES, expand_inputs  # noqa: F401 - re-exported
 from centrifuge.io.writer import SoundEncoder
-from centrifuge.outputs import OutputFolder, safe_name, write_text_atomic
+from centrifuge.safe_writes import OutputFolder, safe_name, write_text_atomic
 from centrifuge.separation.control_sound import choose_layer, control_sound, spectrogram_at
 from centrifuge.separation.inference import Separator, stitch
 from centrifuge.separation.report import write_report
@@ -55,6 +54,7 @@ from centrifuge.separation.sinks import (
     layer_names,
     open_layer,
 )
+from centrifuge.separation.summary import build_summary, segment_reports
 
 _OWNED = re.compile(r"^(summary\.json|report\.html|contact\.png|mosaic\.mp4|selected\.mp4|"
                     r"layer_\d+(\.mp4|\.npz)?)$")
@@ -77,7 +77,7 @@ class SeparationResult:
 
 def output_folder(out_root: str | os.PathLike, model_name: str, video: str | os.PathLike) -> Path:
     """``<out_root>/<model_name>/<input stem>``, names made safe (see
-    :func:`centrifuge.outputs.safe_name`): always strictly inside ``<out_root>/<model>``."""
+    :func:`centrifuge.safe_writes.safe_name`): always strictly inside ``<out_root>/<model>``."""
     return Path(out_root) / safe_name(model_name, "model") / safe_name(Path(video).stem)
 
 
@@ -351,7 +351,6 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
     finally:
         bar.close()
     elapsed = time.perf_counter() - t0
-    frames_done = encoder.frames
 
     kept = list(encoder.stats.pairs.pick(select)) if n_kept == 2 and n > 2 else list(range(n))
     chosen = None
@@ -366,61 +365,6 @@ def _run(separator: Separator, path: Path, info, work: Path, size, n_kept: int, 
     if encoder.contact is not None:
         encoder.contact.save(work / "contact.png")
 
-    stats = encoder.stats.summary()
-    sound = encoder.sound
-    return {
-        "input": {"path": str(path), "frames": frames_done, "fps": info.fps,
-                  "size": [info.width, info.height], "rotation": info.rotation,
-                  "audio": sound is not None,
-                  "audio_warning": sound.warning if sound is not None else None},
-        "model": separator.method.name,
-        "method": separator.method.describe(),
-        "settings": {"segment": separator.segment, "overlap": separator.overlap,
-                     "overlap_frames": overlap, "shifts": separator.shifts,
-                     "device": str(separator.device), "precision": separator.precision,
-                     "precision_reason": separator.precision_reason,
-                     "max_size": separator.max_size, "processed_size": [w, h],
-                     "layers": n_kept, "format": fmt, "mosaic": mosaic},
-        "layers": {names[new]: {"model_output": old, **stats[old]}
-                   for new, old in enumerate(kept)},
-        "selection": {"kept_outputs": kept, "rule": "all" if len(kept) == n else select,
-                      "distance": [[round(float(v), 5) for v in row]
-                                   for row in encoder.stats.pairs.distance()],
-                      "recomposition_mse": [[round(float(v), 6) for v in row]
-                                            for row in encoder.stats.pairs.recomposition_error()]},
-        **({"control": chosen} if chosen else {}),
-        "timings_s": {"separate": round(elapsed, 2), "model": round(model_time, 2),
-                      "encode": round(encoder.busy, 2),
-                      "frames_per_s": round(frames_done / max(elapsed, 1e-9), 2),
-                      "model_frames_per_s": round(frames_done / max(model_time, 1e-9), 2)},
-    }
-
-
-def segment_reports(reports: list[dict]) -> dict:
-    """``summary.json``'s account of what the method found per segment, and a warning
-    when some segments could not be separated (the terminal and report.html show it)."""
-    if not reports:
-        return {}
-    failed = [r for r in reports if not r.get("separated", True)]
-    warning = None
-    if failed:
-        warning = (f"{len(failed)} of {len(reports)} segments could not be separated "
-                   f"({failed[0]['why']}); their layers are the input itself")
-    return {"segments": reports, "warning": warning}
-
-
-def format_result(result) -> str:
-    """What ``centrifuge separate`` prints for one separated video."""
-    t = result.summary["timings_s"]
-    names = [p.name for p in result.layers + result.extras]
-    lines = [f"wrote {result.folder}/: {', '.join(names)}, summary.json "
-             f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
-             f"{t['total']} s)"]
-    if result.summary.get("warning"):
-        lines.append(f"  warning: {result.summary['warning']}")
-    if "control" in result.summary:
-        c = result.summary["control"]
-        lines.append(f"  the sound ({c['audio']}) picks model output {c['selected_output']} "
-                     f"(control scores {c['scores']}, lowest wins)"
-                     + (f": {c['file']}" if c["file"] else ""))
-    return "\n".join(lines)
+    return build_summary(separator, path, info, size, encoder, kept=kept, names=names,
+                         n_kept=n_kept, select=select, fmt=fmt, mosaic=mosaic, chosen=chosen,
+                         elapsed=elapsed, model_time=model_time)

@@ -13,7 +13,7 @@ import html
 import json
 from pathlib import Path
 
-from centrifuge.outputs import write_text_atomic
+from centrifuge.safe_writes import write_text_atomic
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:16px;background:#111;color:#eee}

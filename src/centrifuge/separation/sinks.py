@@ -2,7 +2,7 @@
 
 Every sink takes frames as they come (``(t, H, W, 3)`` uint8 with their times in
 seconds) and holds at most one block, so memory stays flat with video length. All of
-them write inside the command's partial folder (:class:`centrifuge.outputs.OutputFolder`),
+them write inside the command's partial folder (:class:`centrifuge.safe_writes.OutputFolder`),
 which becomes the output only when everything is complete.
 """
 

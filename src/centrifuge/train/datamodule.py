@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader, Sampler, Subset
 from centrifuge.config import DataConfig
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.curriculum import curriculum_pairs
+from centrifuge.data.entries import make_entries
 from centrifuge.data.pairs import BlendConfig, BlendedPairs, MixedSource
-from centrifuge.data.videos import make_entries
 
 VAL_SEED = 1_000_003  # in-run validation blends, whatever data.seed is
 

@@ -4,6 +4,7 @@ baseline and the oracle-motion ceiling, and how well they recover each layer's m
     python benchmarks/motion_layers.py                           # val, 32 blends per kind
     python benchmarks/motion_layers.py --split train --samples 12   # choose settings here
     python benchmarks/motion_layers.py --stills 16               # motion recovery, stills
+    python benchmarks/motion_layers.py --sheet docs/motion-layers.png   # the README's picture
 
 Per blend kind (``two-motion`` with ``motion-layers``, ``two-motion-reflection`` with
 ``motion-reflection``; corpus clips, each through its own camera, data/two_motion.py):
@@ -128,6 +129,29 @@ def motion_recovery(samples: int, frames: int, size: int) -> list[tuple[float, f
     return out
 
 
+def contact_sheet(path: str, indices: list[int], frames: int, size: int) -> None:
+    """One row per val two-motion blend: the blend, motion-layers' two layers, the two
+    clips it was made of (the middle frame), with each blend's ratio to Identity."""
+    from centrifuge.io import tensor_to_frames
+
+    data = corpus_blends(TWO_MOTION, max(indices) + 1, frames, size, None, "val")
+    method = create_method("motion-layers")
+    rows = []
+    for i in indices:
+        item = data[i]
+        out = method.separate_clip(item["mix"])
+        s = score_blend(out[None], item["mix"][None],
+                        torch.stack([item["v1"], item["v2"]])[None])
+        print(f"blend {i}: {item['meta']['source1']} ({item['meta']['camera1']}) + "
+              f"{item['meta']['source2']} ({item['meta']['camera2']}): "
+              f"{float(s.loss / s.identity):.3f}× Identity; {method.take_reports()}")
+        t = frames // 2
+        rows.append(np.concatenate([tensor_to_frames(x)[t] for x in
+                                    (item["mix"], out[0], out[1], item["v1"], item["v2"])], 1))
+    Image.fromarray(np.concatenate(rows, 0)).save(path, optimize=True)
+    print(f"wrote {path}: blend | layer 0 | layer 1 | clip 1 | clip 2")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", choices=["train", "val"], default="val")
@@ -137,7 +161,13 @@ def main(argv=None) -> None:
     p.add_argument("--blend", nargs="*", choices=list(METHOD), default=list(METHOD))
     p.add_argument("--stills", type=int, default=16, help="photograph blends for motion "
                    "recovery (0: skip)")
+    p.add_argument("--sheet", metavar="PNG", help="only write a contact sheet of val blends "
+                   "--sheet-blends (docs/motion-layers.png) and stop")
+    p.add_argument("--sheet-blends", type=int, nargs="+", default=[2, 3, 5])
     args = p.parse_args(argv)
+    if args.sheet:
+        contact_sheet(args.sheet, args.sheet_blends, args.frames, args.size)
+        return
     print(f"{cpu_header()}\n{args.split} split, {args.frames}×{args.size}², "
           f"{args.samples} blends per kind\n")
     print("| blend | method | samples | ratio to Identity | oracle motion | best trivial "

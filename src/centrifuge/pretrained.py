@@ -66,7 +66,8 @@ RETIRED = {"centrifuge-cpu-v1": "configs/cpu.yaml", "centrifuge-cpu-v2": "config
 
 
 def list_pretrained() -> list[str]:
-    """Names accepted by ``Separator(model=...)`` and ``centrifuge separate -n``."""
+    """The shipped networks' names (:func:`centrifuge.methods.list_methods` adds the
+    training-free methods): what ``Separator(...)`` and ``centrifuge separate -n`` take."""
     return sorted(PRETRAINED) + sorted(ALIASES)
 
 

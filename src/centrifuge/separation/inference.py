@@ -183,6 +183,7 @@ class Separator:
             view's outputs re-ordered to agree before averaging. Costs ``shifts``× time.
         audio: for a C3 model, the sound that picks the layer: a file with sound, or a
             mono 16 kHz waveform; None: each video's own soundtrack.
+        model: the name this argument had before methods (``Separator(model=...)``).
 
     Example:
         >>> import torch
@@ -204,7 +205,9 @@ class Separator:
         shifts: int = 1,
         progress: bool = True,
         audio: str | os.PathLike | np.ndarray | None = None,
+        model=None,
     ):
+        method = model if model is not None else method  # the old keyword still works
         if segment is not None and (not isinstance(segment, int) or segment < 2):
             raise ConfigError(f"segment must be an integer of at least 2 frames, got {segment!r}")
         if not 0 <= overlap <= 0.5:

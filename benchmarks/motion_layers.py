@@ -5,6 +5,7 @@ baseline and the oracle-motion ceiling, and how well they recover each layer's m
     python benchmarks/motion_layers.py --split train --samples 12   # choose settings here
     python benchmarks/motion_layers.py --stills 16               # motion recovery, stills
     python benchmarks/motion_layers.py --sheet docs/motion-layers.png   # the README's picture
+    python benchmarks/motion_layers.py --speed 112 224           # seconds per segment
 
 Per blend kind (``two-motion`` with ``motion-layers``, ``two-motion-reflection`` with
 ``motion-reflection``; corpus clips, each through its own camera, data/two_motion.py):
@@ -152,6 +153,17 @@ def contact_sheet(path: str, indices: list[int], frames: int, size: int) -> None
     print(f"wrote {path}: blend | layer 0 | layer 1 | clip 1 | clip 2")
 
 
+def speed(frames: int, sizes: list[int]) -> None:
+    """Seconds per segment of ``motion-layers`` alone on one val two-motion blend per size."""
+    for size in sizes:
+        mix = corpus_blends(TWO_MOTION, 1, frames, size, None, "val")[0]["mix"]
+        method = create_method("motion-layers")
+        start = time.perf_counter()
+        method.separate_clip(mix)
+        took = time.perf_counter() - start
+        print(f"| {frames}×{size}² | {took:.1f} s | {frames / took:.2f} frames/s |")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", choices=["train", "val"], default="val")
@@ -164,7 +176,13 @@ def main(argv=None) -> None:
     p.add_argument("--sheet", metavar="PNG", help="only write a contact sheet of val blends "
                    "--sheet-blends (docs/motion-layers.png) and stop")
     p.add_argument("--sheet-blends", type=int, nargs="+", default=[2, 3, 5])
+    p.add_argument("--speed", type=int, nargs="*", metavar="SIZE",
+                   help="only time one segment per size (e.g. --speed 112 224) and stop")
     args = p.parse_args(argv)
+    if args.speed is not None:
+        print(f"{cpu_header()}\n| segment | seconds | frames/s |\n|---|---|---|")
+        speed(args.frames, args.speed or [112, 224])
+        return
     if args.sheet:
         contact_sheet(args.sheet, args.sheet_blends, args.frames, args.size)
         return

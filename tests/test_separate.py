@@ -187,3 +187,26 @@ def test_layer_video_frames_decode(clip, tiny_ckpt, tmp_path):
     assert frames.shape == (21, 37, 50, 3)
     with av.open(str(out / "tiny" / "in put" / "mosaic.mp4")) as c:
         assert c.streams.audio[0].codec_context.name == "aac"
+
+
+def test_an_odd_sized_420_input_comes_back_at_its_exact_size(tmp_path):
+    """Issue 36 reported a 33×17 4:2:0 video coming back 32×16. An odd-sized 4:2:0 file
+    (MPEG-4 Part 2 writes one; H.264 cannot) is separated here and each output probed: the
+    layers are 33×17, in 4:4:4 (which holds any size). It passes on the code the issue
+    was filed against too: the report could not be reproduced (issue note)."""
+    src = tmp_path / "odd.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("mpeg4", rate=8)
+        s.width, s.height, s.pix_fmt = 33, 17, "yuv420p"
+        for frame in moving_pattern(12, 17, 33):
+            for packet in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    assert probe(src).width == 33 and probe(src).height == 17
+    assert main(["separate", str(src), "-o", str(tmp_path / "out"), "-n", "static-layer",
+                 "--no-report"]) == 0
+    folder = tmp_path / "out" / "static-layer" / "odd"
+    for name in ("layer_0.mp4", "layer_1.mp4"):
+        info = probe(folder / name)
+        assert (info.width, info.height) == (33, 17) and info.pix_fmt == "yuv444p"

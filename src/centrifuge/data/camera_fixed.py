@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.entries import VideoEntry
-from centrifuge.data.mixing import blend, reflection_blend, transparent_alpha
+from centrifuge.data.mixing import glass_or_overlay
 from centrifuge.io import frames_to_tensor
 
 CAMERA_FIXED_REFLECTION = "camera-fixed-reflection"
@@ -94,13 +94,7 @@ class CameraFixedPairs(Dataset):
         start, velocity = draw_pan(rng, self.frames, self.size, c2.frames.shape[1])
         v1 = frames_to_tensor(c1.frames)
         v2 = frames_to_tensor(pan(c2.frames, self.size, start, velocity))
-        if self.reflection:  # the panning scene through glass reflecting the fixed clip
-            r = reflection_blend(v2, v1, rng)
-            v1, v2, mix = r.reflection, r.transmission, r.mix
-            alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 1 - r.alpha)
-        else:
-            alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 0.5)
-            mix = blend(v1, v2, alpha)
+        v1, v2, mix, alpha = glass_or_overlay(v1, v2, rng, self.reflection)
         return {
             "mix": mix, "v1": v1, "v2": v2, "alpha": alpha,
             "meta": {"index": index, "blend": CAMERA_FIXED_REFLECTION if self.reflection

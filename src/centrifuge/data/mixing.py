@@ -145,3 +145,17 @@ def reflection_blend(v1: torch.Tensor, v2: torch.Tensor, rng: np.random.Generato
         total = t_lin + r_lin
     return Reflection(to_display(total), to_display(t_lin), to_display(r_lin),
                       a_t / (a_t + a_r))
+
+
+def glass_or_overlay(v1: torch.Tensor, v2: torch.Tensor, rng: np.random.Generator,
+                     reflection: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                torch.Tensor]:
+    """``(v1, v2, mix, alpha)`` of the synthetic-camera blends (camera-fixed, two-motion):
+    ``½(V¹ + V²)``, or with ``reflection`` V² seen through glass that faintly reflects V¹
+    (:func:`reflection_blend`; the targets then as they enter that sum). ``(3, T, H, W)``."""
+    if reflection:
+        r = reflection_blend(v2, v1, rng)
+        alpha = transparent_alpha(tuple(r.reflection[:1].shape[1:]), 1 - r.alpha)
+        return r.reflection, r.transmission, r.mix, alpha
+    alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 0.5)
+    return v1, v2, blend(v1, v2, alpha), alpha

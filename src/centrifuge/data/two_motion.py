@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.entries import VideoEntry
-from centrifuge.data.mixing import blend, reflection_blend, transparent_alpha
+from centrifuge.data.mixing import glass_or_overlay
 from centrifuge.io import frames_to_tensor
 from centrifuge.ops.homography import sample, similarity
 
@@ -129,13 +129,7 @@ class TwoMotionPairs(Dataset):
         p1, k1 = draw_camera(rng, self.frames, self.size, self.side, still=still == 0)
         p2, k2 = draw_camera(rng, self.frames, self.size, self.side, still=still == 1)
         v1, v2 = self._view(c1.frames, p1), self._view(c2.frames, p2)
-        if self.reflection:  # V² through glass that faintly reflects V¹
-            r = reflection_blend(v2, v1, rng)
-            v1, v2, mix = r.reflection, r.transmission, r.mix
-            alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 1 - r.alpha)
-        else:
-            alpha = transparent_alpha(tuple(v1[:1].shape[1:]), 0.5)
-            mix = blend(v1, v2, alpha)
+        v1, v2, mix, alpha = glass_or_overlay(v1, v2, rng, self.reflection)
         return {
             "mix": mix, "v1": v1, "v2": v2, "alpha": alpha,
             "motion1": relative_motion(p1), "motion2": relative_motion(p2),

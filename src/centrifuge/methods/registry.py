@@ -39,17 +39,6 @@ def register_method(name: str, summary: str, build: Callable[..., LayerSeparator
     _METHODS[name] = MethodEntry(name, summary, build)
 
 
-def _static(name: str, config: StaticConfig, summary: str):
-    def build(**settings) -> LayerSeparator:
-        if settings:
-            raise ConfigError(f"{name} is a preset; for other settings use static_layer "
-                              f"(e.g. create_method('static_layer', strength=1.0))")
-        return StaticLayer(config, name=name, summary=summary)
-    return build
-
-
-for _name, (_config, _summary) in PRESETS.items():
-    register_method(_name, _summary, _static(_name, _config, _summary))
 MOTION_PRESETS = {
     "motion-layers": (MotionConfig(), "two layers that move differently (an overlay on a "
                       "moving shot, a window filmed from a moving camera) at about equal "
@@ -60,23 +49,30 @@ MOTION_PRESETS = {
 }
 
 
-def _motion(name: str, config: MotionConfig, summary: str):
+def _preset(cls, name: str, config, summary: str, custom: str, example: str):
+    """A method ``cls`` with fixed settings; other settings go through ``custom``."""
     def build(**settings) -> LayerSeparator:
         if settings:
-            raise ConfigError(f"{name} is a preset; for other settings use motion_layers "
-                              f"(e.g. create_method('motion_layers', rounds=2))")
-        return MotionLayers(config, name=name, summary=summary)
+            raise ConfigError(f"{name} is a preset; for other settings use {custom} "
+                              f"(e.g. create_method({custom!r}, {example}))")
+        return cls(config, name=name, summary=summary)
     return build
 
 
-for _name, (_config, _summary) in MOTION_PRESETS.items():
-    register_method(_name, _summary, _motion(_name, _config, _summary))
-register_method(
-    "motion_layers", "motion-layers with your own settings (model, rounds, iterations, smooth)",
-    lambda **s: MotionLayers(MotionConfig.from_dict(s), name="motion_layers"))
-register_method(
-    "static_layer", "static-layer with your own settings (strength, blend, floor, bound)",
-    lambda **s: StaticLayer(StaticConfig.from_dict(s), name="static_layer"))
+def _custom(cls, config_class, name: str):
+    return lambda **settings: cls(config_class.from_dict(settings), name=name)
+
+
+for _cls, _presets, _config_class, _custom_name, _example, _knobs in (
+        (StaticLayer, PRESETS, StaticConfig, "static_layer", "strength=1.0",
+         "strength, blend, floor, bound"),
+        (MotionLayers, MOTION_PRESETS, MotionConfig, "motion_layers", "rounds=2",
+         "model, rounds, iterations, smooth, candidates")):
+    for _name, (_config, _summary) in _presets.items():
+        register_method(_name, _summary,
+                        _preset(_cls, _name, _config, _summary, _custom_name, _example))
+    register_method(_custom_name, f"{next(iter(_presets))} with your own settings ({_knobs})",
+                    _custom(_cls, _config_class, _custom_name))
 
 
 def training_free_names() -> list[str]:

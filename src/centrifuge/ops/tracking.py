@@ -1,23 +1,20 @@
-"""The dominant motion of a clip as per-frame homographies, from sparse tracks (OpenCV).
+"""Each layer's motion in a clip as per-frame similarities, from the blend (OpenCV).
 
-:func:`dominant_motion` returns, for every frame t of a clip, the homography taking
-frame t's pixels to the reference frame's where most tracked points agree. How:
+* :func:`clip_velocities` — the ``k`` strongest velocities of a clip: phase correlation of
+  frame pairs a few frames apart, summed over the clip (each layer's velocity peaks in
+  every pair and adds up; noise does not).
+* :func:`guided_motion` — one layer's motion: its velocity chained to the reference (the
+  middle frame) guides pyramidal Lucas–Kanade from the reference's corners (Shi–Tomasi)
+  into every frame, kept only where tracking back lands within half a pixel (in a blend,
+  corners where both layers' edges cross move with neither and fail it), and a
+  similarity is fitted to the points that follow the guess with RANSAC — each frame
+  against the reference, so errors do not accumulate along a chain. Points of the other
+  layer do not follow the guess and fall out as outliers. (A homography is available,
+  :data:`MODEL`, fitted with MAGSAC++; on blends its eight degrees of freedom wander.)
 
-1. **Frame to frame.** Corners (Shi–Tomasi) of frame t are tracked into frame t + 1 with
-   pyramidal Lucas–Kanade and kept only where tracking back lands within half a pixel
-   (a forward-backward check: in a blend of two layers, corners where edges of both cross
-   move with neither and fail it). A homography is fitted to them with MAGSAC++
-   (``cv2.USAC_MAGSAC``): it needs no hand-set inlier threshold beyond an upper bound and
-   scores models by marginalising over thresholds, which matters here because the points
-   of the other layer are a large, structured share of outliers, not noise.
-2. **Chained to the reference** (the middle frame), then **re-estimated against it**:
-   the reference's corners are tracked straight into each frame, starting from where the
-   chain predicts them (so large offsets and zooms converge), and a homography fitted
-   again — each frame against the reference, so errors do not accumulate along the chain.
-
-Where too few points agree (a blank frame, no texture), a frame keeps its chained
-estimate, or identity. Frames are ``(T, H, W)`` uint8 grey; homographies ``(T, 3, 3)``
-float64 (frame t → reference), the reference's own the identity.
+Where too few points agree (a blank frame, no texture), a frame keeps its chained guess.
+Frames are ``(T, H, W)`` uint8 grey; motions ``(T, 3, 3)`` float64 (frame t →
+reference), the reference's own the identity.
 """
 
 from __future__ import annotations
@@ -64,8 +61,9 @@ def _lk(a: np.ndarray, b: np.ndarray, pts: np.ndarray, guess: np.ndarray | None 
     return pts[ok, 0], q[ok, 0]
 
 
-def fit_homography(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """The homography taking points ``p`` ``(N, 2)`` to ``q`` (MAGSAC++), and the inlier
+def fit_motion(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """The motion taking points ``p`` ``(N, 2)`` to ``q`` as a 3×3 matrix — a similarity
+    (RANSAC), or a homography (MAGSAC++) where :data:`MODEL` says so — and the inlier
     mask; ``None`` where fewer than :data:`MIN_POINTS` agree."""
     if len(p) < MIN_POINTS:
         return None, np.zeros(len(p), bool)
@@ -80,35 +78,6 @@ def fit_homography(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray | None, np.
     if h is None or mask is None or mask.sum() < MIN_POINTS:
         return None, np.zeros(len(p), bool)
     return h, mask[:, 0].astype(bool)
-
-
-def pair_velocities(frames: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` strongest translations between each pair of consecutive frames, by phase
-    correlation (a blend of layers moving differently peaks at each layer's velocity):
-    ``(T − 1, k, 2)`` (dx, dy) in pixels, strongest first, and ``(T − 1, k)`` their
-    heights. Sub-pixel by a parabola through each peak; peaks 3 px apart at least."""
-    grey = torch.from_numpy(frames).float()
-    grey = grey - grey.mean((-2, -1), keepdim=True)
-    t, h, w = grey.shape
-    window = torch.hann_window(h, periodic=False)[:, None] * torch.hann_window(w, periodic=False)
-    spec = torch.fft.rfft2(grey * window)
-    cross = spec[1:] * spec[:-1].conj()
-    surface = torch.fft.irfft2(cross / (cross.abs() + 1e-3), s=(h, w))
-    surface = torch.fft.fftshift(surface, dim=(-2, -1))  # zero shift at (h // 2, w // 2)
-    vel = np.zeros((t - 1, k, 2))
-    height = np.zeros((t - 1, k))
-    pooled = torch.nn.functional.max_pool2d(surface[:, None], 7, 1, 3)[:, 0]
-    is_peak = (surface == pooled)
-    for i in range(t - 1):
-        scores = torch.where(is_peak[i], surface[i], torch.tensor(-1e9))
-        top = torch.topk(scores.flatten(), k)
-        for j, (val, idx) in enumerate(zip(top.values, top.indices, strict=True)):
-            y, x = divmod(int(idx), w)
-            dy = _vertex(surface[i, (y - 1) % h, x], surface[i, y, x], surface[i, (y + 1) % h, x])
-            dx = _vertex(surface[i, y, (x - 1) % w], surface[i, y, x], surface[i, y, (x + 1) % w])
-            vel[i, j] = (x - w // 2 + dx, y - h // 2 + dy)
-            height[i, j] = float(val)
-    return vel, height
 
 
 def _vertex(left, mid, right) -> float:
@@ -144,26 +113,6 @@ def clip_velocities(frames: np.ndarray, k: int = 2, gap: int = 4) -> tuple[np.nd
     return vel, height
 
 
-def layer_tracks(frames: np.ndarray, k: int = 2) -> np.ndarray:
-    """``(k, T − 1, 2)``: each layer's frame-to-frame translation, the phase-correlation
-    peaks of :func:`pair_velocities` linked over time (each layer keeps the peak nearest
-    its previous velocity; the strongest peak of the first pair is layer 0)."""
-    vel, _ = pair_velocities(frames, k)
-    out = np.zeros((k, len(vel), 2))
-    if not len(vel):
-        return out
-    out[:, 0] = vel[0]
-    for i in range(1, len(vel)):
-        prev = out[:, i - 1]
-        cost = np.linalg.norm(prev[:, None] - vel[i][None], axis=-1)  # (layer, peak)
-        if k == 2:
-            keep = cost[0, 0] + cost[1, 1] <= cost[0, 1] + cost[1, 0]
-            out[:, i] = vel[i] if keep else vel[i][::-1]
-        else:
-            out[:, i] = vel[i][cost.argmin(1)]
-    return out
-
-
 def guided_motion(frames: np.ndarray, steps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """``(T, 3, 3)`` homographies (frame t → reference) of the layer whose frame-to-frame
     translations are ``steps`` ``(T − 1, 2)``: the chained translations guide Lucas–Kanade
@@ -172,23 +121,6 @@ def guided_motion(frames: np.ndarray, steps: np.ndarray) -> tuple[torch.Tensor, 
     chained = _chain([np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]]) for dx, dy in steps],
                      (len(frames) - 1) // 2)
     return _against_reference(frames, chained, (len(frames) - 1) // 2)
-
-
-def dominant_motion(frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(T, 3, 3)`` homographies (frame t → reference frame) of the motion most tracked
-    points follow, and ``(T,)`` the share of the reference's tracked points that agree
-    with it in each frame (1 for the reference)."""
-    t_count = len(frames)
-    r = (t_count - 1) // 2
-    step = [np.eye(3)] * max(t_count - 1, 0)  # step[t]: frame t → frame t + 1
-    for t in range(t_count - 1):
-        pts = _corners(frames[t])
-        if pts is not None:
-            h, _ = fit_homography(*_lk(frames[t], frames[t + 1], pts))
-            if h is not None:
-                step[t] = h
-    chained = _chain(step, r)
-    return _against_reference(frames, chained, r)
 
 
 def _chain(step: list[np.ndarray], r: int) -> list[np.ndarray]:
@@ -215,7 +147,7 @@ def _against_reference(frames: np.ndarray, chained: list[np.ndarray], r: int):
         to_t = np.linalg.inv(motions[t])  # reference → frame t
         guess = cv2.perspectiveTransform(ref_pts, to_t)
         p, q = _lk(frames[r], frames[t], ref_pts, guess)
-        h, inliers = fit_homography(q, p)  # frame t → reference
+        h, inliers = fit_motion(q, p)  # frame t → reference
         if h is not None:
             motions[t] = h / h[2, 2]
             agree[t] = inliers.sum() / len(ref_pts)

@@ -149,3 +149,21 @@ def test_silent_control_sound_warns_but_separates(files, tmp_path):
                      "--segment", "8", "-o", str(out)]) == 0
     summary = json.loads((out / "c3" / "quiet" / "summary.json").read_text())
     assert summary["control"]["silent"] is True
+
+
+def test_control_accuracy_is_scored_on_blends_with_sound():
+    """evaluate/control.py on synthetic scenes with their motion soundtracks (no corpus):
+    a tiny C3's accuracy and loss are real numbers in range, chance is the rule's own,
+    and a model without control is refused."""
+    from centrifuge.errors import ConfigError
+    from centrifuge.evaluate.control import evaluate_control, format_control
+
+    torch.manual_seed(0)
+    c3 = Separator(create_model("c3_tiny"), precision="fp32", progress=False)
+    r = evaluate_control(c3, samples=3, frames=8, size=32, source="synthetic", progress=False)
+    assert r.samples == 3 and 0 <= r.accuracy <= 1 and 0 < r.chance < 1
+    assert r.loss > 0 and r.identity > 0 and len(r.pairs) == 3
+    assert "c3_tiny" in format_control([r], "c3_tiny")
+    with pytest.raises(ConfigError, match="needs a C3 model"):
+        evaluate_control(Separator("static-layer", progress=False), samples=1,
+                         source="synthetic", progress=False)

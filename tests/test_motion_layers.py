@@ -207,3 +207,22 @@ def test_separate_by_name_reports_each_segment(tmp_path):
                  "--no-report"]) == 0
     summary = json.loads((tmp_path / "out/motion-layers/still/summary.json").read_text())
     assert "could not be separated" in summary["warning"]
+
+
+@pytest.mark.parametrize("frames, side, message", [(1, 32, "at least 3 frames"),
+                                                    (2, 32, "at least 3 frames"),
+                                                    (12, 4, "at least 8×8")])
+def test_a_video_too_short_or_small_for_motion_is_one_line_exit_2(tmp_path, capsys, frames,
+                                                                    side, message):
+    from centrifuge.cli import main
+
+    rng = np.random.default_rng(0)
+    clip = write_video(tmp_path / "short.mp4",
+                       (rng.random((frames, side, side, 3)) * 255).astype(np.uint8), fps=8)
+    out = tmp_path / "out"
+    assert main(["separate", str(clip), "-o", str(out), "-n", "motion-layers"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0 and not out.exists()
+    # the same clip is fine for a method that needs no motion
+    assert main(["separate", str(clip), "-o", str(out), "-n", "static-layer",
+                 "--no-report", "--no-mosaic"]) == 0

@@ -34,6 +34,9 @@ class LayerSeparator(abc.ABC):
             segments, as it must for a permutation-free network.
         precision / precision_reason: the arithmetic it runs in, and why.
         bytes_per_voxel: peak memory per frame × pixel of a clip, for the memory guard.
+        min_frames / min_side: the shortest video and the smallest frame side it can work
+            on (``motion-layers`` needs frames to see motion in); a video under them is
+            refused before anything is written.
         summary: one line for ``--list-models``.
     """
 
@@ -46,6 +49,8 @@ class LayerSeparator(abc.ABC):
     precision: str = "fp32"
     precision_reason: str = "training-free: computed in fp32"
     bytes_per_voxel: int = 256
+    min_frames: int = 1
+    min_side: int = 1
     summary: str = ""
 
     @abc.abstractmethod
@@ -54,6 +59,20 @@ class LayerSeparator(abc.ABC):
         in [0, 1]). A method that ``takes_audio`` gets the clip's log-spectrogram ``spec``
         ``(257, S)`` and returns ``(layers, scores (n,))``, the lowest score the layer
         of the sound."""
+
+    def check_size(self, frames: int | None, height: int, width: int) -> None:
+        """One clear line (a :class:`~centrifuge.errors.CentrifugeError`) for a video too
+        short or too small for this method."""
+        from centrifuge.errors import CentrifugeError
+
+        if frames is not None and frames < self.min_frames:
+            raise CentrifugeError(
+                f"{self.name} needs at least {self.min_frames} frames to see motion in; this "
+                f"video has {frames} (use a longer clip, or -n static-layer / default)")
+        if min(height, width) < self.min_side:
+            raise CentrifugeError(
+                f"{self.name} needs frames of at least {self.min_side}×{self.min_side} "
+                f"pixels; this video is {width}×{height}")
 
     def describe(self) -> dict:
         """What the method is, for ``summary.json``, the report and ``--list-models``."""

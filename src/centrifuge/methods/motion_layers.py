@@ -108,6 +108,8 @@ class MotionLayers(LayerSeparator):
 
     n_layers = 2
     segment = 32
+    min_frames = MIN_FRAMES
+    min_side = 8
     # the clip, its grey copies, both canvases, the warps' grids and L-BFGS's history
     bytes_per_voxel = 600
 

@@ -149,6 +149,10 @@ def separate_file(
     info = probe(path)  # clear errors for missing/unreadable/audio-only files come first
     control = control_sound(separator, path, info)
     h, w = separator.output_size(info.height, info.width)
+    frames = info.num_frames
+    if frames < 2 * separator.method.min_frames:  # near the limit: count, do not estimate
+        frames = probe(path, exact=True).num_frames
+    separator.method.check_size(frames, h, w)
     separator.check_memory(h, w, info.num_frames)
     final = output_folder(out_root, separator.method.name, path)
     claim = OutputFolder(final, owned=owned, force=force, inputs=[path])

@@ -339,6 +339,7 @@ class Separator:
         if video.ndim != 4 or video.shape[0] != 3 or min(video.shape[1:]) < 1:
             raise CentrifugeError(f"video must be (3, T, H, W), got {tuple(video.shape)}")
         h, w = self.output_size(*video.shape[2:])
+        self.method.check_size(video.shape[1], h, w)
         if (h, w) != tuple(video.shape[2:]):
             video = torch.nn.functional.interpolate(
                 video.float(), size=(h, w), mode="bilinear", antialias=True,

@@ -82,8 +82,17 @@ class BlendEval:
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """PSNR in dB over ``(..., 3, T, H, W)`` for signals in [0, 1]."""
-    mse = ((a - b) ** 2).flatten(-4).mean(-1).clamp_min(1e-10)
-    return 10 * torch.log10(1.0 / mse)
+    return psnr_of_mse(mse(a, b))
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference over ``(..., 3, T, H, W)``: ``(...)``."""
+    return ((a - b) ** 2).flatten(-4).mean(-1)
+
+
+def psnr_of_mse(value: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB of a mean squared error of signals in [0, 1] (held at 100 dB for 0)."""
+    return 10 * torch.log10(1.0 / value.clamp_min(1e-10))
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -157,17 +166,11 @@ def score_blend(outputs: torch.Tensor, mix: torch.Tensor, targets: torch.Tensor,
     def matched(s):
         return align(cut(outputs, s), assignment)
 
-    def psnr_of(mse):
-        return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
-
-    def mse(a, b):
-        return ((a - b) ** 2).flatten(-4).mean(-1)
-
     mix_t = mix[:, None]
     return BlendScores(
         loss, ident,
-        psnr_of(mean_over(lambda s: mse(matched(s), cut(targets, s)))),
-        psnr_of(mean_over(lambda s: mse(cut(mix_t, s), cut(targets, s)))),
+        psnr_of_mse(mean_over(lambda s: mse(matched(s), cut(targets, s)))),
+        psnr_of_mse(mean_over(lambda s: mse(cut(mix_t, s), cut(targets, s)))),
         mean_over(lambda s: ssim(matched(s), cut(targets, s))),
         mean_over(lambda s: ssim(cut(mix_t, s), cut(targets, s))))
 

@@ -14,6 +14,7 @@ float32 in [0, 1] on the CPU.
 from __future__ import annotations
 
 import abc
+import dataclasses
 
 import torch
 
@@ -75,11 +76,16 @@ class LayerSeparator(abc.ABC):
                 f"pixels; this video is {width}×{height}")
 
     def describe(self) -> dict:
-        """What the method is, for ``summary.json``, the report and ``--list-models``."""
-        return {"name": self.name, "kind": self.kind, "n_layers": self.n_layers,
-                "takes_audio": self.takes_audio, "segment": self.segment,
-                "fixed_order": self.fixed_order, "precision": self.precision,
-                "summary": self.summary}
+        """What the method is, for ``summary.json``, the report and ``--list-models``; a
+        method whose ``config`` is a settings dataclass lists its settings too."""
+        out = {"name": self.name, "kind": self.kind, "n_layers": self.n_layers,
+               "takes_audio": self.takes_audio, "segment": self.segment,
+               "fixed_order": self.fixed_order, "precision": self.precision,
+               "summary": self.summary}
+        config = getattr(self, "config", None)
+        if dataclasses.is_dataclass(config):
+            out["settings"] = dataclasses.asdict(config)
+        return out
 
     def take_reports(self) -> list[dict]:
         """What the method found in each clip since the last call (and forget it): for a

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from centrifuge.errors import ConfigError
@@ -120,31 +119,33 @@ class MotionLayers(LayerSeparator):
         self.summary = summary or "two layers with their own motions (motion_layers)"
         self.reports: list[dict] = []
 
+    def _solved(self, video: torch.Tensor, motions: torch.Tensor,
+                iterations: int) -> tuple[torch.Tensor, float, torch.Tensor, object]:
+        """The layers as the frames show them (:func:`frames_of`), the share of the clip's
+        edges they explain, and the canvas layers with their canvas."""
+        layers, canvas = solve(video, motions, model=self.config.model,
+                               smooth=self.config.smooth, iterations=iterations)
+        out, rest = frames_of(layers, canvas, video, model=self.config.model)
+        return out, explained(video, rest), layers, canvas
+
     def estimate(self, video: torch.Tensor) -> torch.Tensor:
         """Both layers' motions ``(2, T, 3, 3)`` (frame t → the middle frame)."""
         grey = to_grey(video)
-        velocity, _ = clip_velocities(grey, 2, GAP)
-        steps = [np.repeat(v[None], video.shape[1] - 1, 0) for v in velocity]
-        found = torch.stack([guided_motion(grey, s)[0] for s in steps])
-        motions = found
+        velocities, _ = clip_velocities(grey, 2, GAP)
+        motions = torch.stack([guided_motion(grey, v)[0] for v in velocities])
         quick = max(1, self.config.iterations // 3)
         if self.config.candidates:
             still = _still(video.shape[1])
-            candidates = [found, torch.stack([found[0], still]), torch.stack([still, found[1]])]
-            scores = []
-            for option in candidates:
-                layers, canvas = solve(video, option, model=self.config.model,
-                                       smooth=self.config.smooth, iterations=quick)
-                scores.append(explained(video, frames_of(layers, canvas, video,
-                                                         model=self.config.model)[1]))
-            motions = candidates[max(range(len(candidates)), key=scores.__getitem__)]
+            candidates = [motions, torch.stack([motions[0], still]),
+                          torch.stack([still, motions[1]])]
+            shares = [self._solved(video, option, quick)[1] for option in candidates]
+            motions = candidates[max(range(len(candidates)), key=shares.__getitem__)]
         for _ in range(self.config.rounds):
-            motions = self._refine(video, motions, steps, quick)
+            motions = self._refine(video, motions, velocities, quick)
         return motions
 
-    def _refine(self, video, motions, tracks, iterations: int) -> torch.Tensor:
-        layers, canvas = solve(video, motions, model=self.config.model,
-                               smooth=self.config.smooth, iterations=iterations)
+    def _refine(self, video, motions, velocities, iterations: int) -> torch.Tensor:
+        _, _, layers, canvas = self._solved(video, motions, iterations)
         seen = see(layers, canvas)
         refined = []
         for i in range(2):
@@ -152,29 +153,23 @@ class MotionLayers(LayerSeparator):
                 refined.append(motions[i])  # held still: stays the candidate it won as
                 continue
             alone = video - 0.5 * seen[1 - i]  # the other layer taken away
-            refined.append(guided_motion(to_grey(alone, gain=2.0), tracks[i])[0])
+            refined.append(guided_motion(to_grey(alone, gain=2.0), velocities[i])[0])
         return torch.stack(refined)
 
     def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         video = video.float()
         t, h, w = video.shape[1:]
-        if t < MIN_FRAMES or min(h, w) < 8:
+        if t < self.min_frames or min(h, w) < self.min_side:
             self.reports.append({"frames": t, "separated": False,
                                  "why": f"a clip of {t} frames of {w}×{h} is too small to "
                                         "see motion in"})
             return video[None].expand(2, -1, -1, -1, -1).clone()
         motions = self.estimate(video)
         gap = motion_gap(motions, (h, w))
-        layers, canvas = solve(video, motions, model=self.config.model,
-                               smooth=self.config.smooth, iterations=self.config.iterations)
-        out, rest = frames_of(layers, canvas, video, model=self.config.model)
-        share = explained(video, rest)
+        out, share, _, _ = self._solved(video, motions, self.config.iterations)
         # what one layer following the dominant motion alone explains: a second layer
         # that adds little is no layer (a still clip, or everything moving together)
-        one, canvas1 = solve(video, motions[:1], model=self.config.model,
-                             smooth=self.config.smooth,
-                             iterations=max(1, self.config.iterations // 3))
-        alone = explained(video, frames_of(one, canvas1, video, model=self.config.model)[1])
+        alone = self._solved(video, motions[:1], max(1, self.config.iterations // 3))[1]
         gain = share - alone
         why = None
         if gap < MIN_GAP:
@@ -196,5 +191,3 @@ class MotionLayers(LayerSeparator):
         reports, self.reports = self.reports, []
         return reports
 
-    def describe(self) -> dict:
-        return {**super().describe(), "settings": vars(self.config)}

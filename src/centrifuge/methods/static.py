@@ -40,7 +40,6 @@ whatever the caller's autocast.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -87,9 +86,6 @@ class StaticConfig:
             raise ConfigError(f"floor must be a quantile in [0, 1), got {self.floor!r}")
         if not isinstance(self.bound, bool):
             raise ConfigError(f"bound must be true or false, got {self.bound!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> StaticConfig:
@@ -175,6 +171,3 @@ class StaticLayer(LayerSeparator):
 
     def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         return separate_static(video[None].float(), self.config)[0].clamp_(0, 1)
-
-    def describe(self) -> dict:
-        return {**super().describe(), "settings": self.config.to_dict()}

@@ -25,22 +25,16 @@ def sample(images: torch.Tensor, homographies: torch.Tensor, size: tuple[int, in
     pixel → input pixel) at ``size`` (h, w): ``(N, C, h, w)``, bilinear; outside the input,
     ``padding`` as :func:`torch.nn.functional.grid_sample` has it."""
     n, _, hin, win = images.shape
-    grid = _grid(homographies, size, (hin, win), images.dtype)
+    grid = sampling_grid(homographies, size, (hin, win), images.dtype)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding,
                          align_corners=True)
 
 
-def coverage(homographies: torch.Tensor, size: tuple[int, int],
-             source: tuple[int, int]) -> torch.Tensor:
-    """``(N, 1, h, w)``: 1 where output pixels of ``size`` map inside a ``source``-sized
-    input (0 outside, soft within a pixel of its border)."""
-    ones = torch.ones(homographies.shape[0], 1, *source, dtype=torch.float32,
-                      device=homographies.device)
-    return sample(ones, homographies, size, padding="zeros")
-
-
-def _grid(homographies: torch.Tensor, size: tuple[int, int], source: tuple[int, int],
-          dtype: torch.dtype) -> torch.Tensor:
+def sampling_grid(homographies: torch.Tensor, size: tuple[int, int],
+                  source: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """``grid_sample``'s grid ``(N, h, w, 2)`` reading a ``source``-sized input through
+    ``homographies`` (output pixel → input pixel) at ``size``: what :func:`sample` uses,
+    kept by callers that sample through the same motions many times."""
     h, w = size
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=homographies.device),
                             torch.arange(w, dtype=torch.float64, device=homographies.device),
@@ -92,10 +86,3 @@ def translation(dx: float, dy: float) -> torch.Tensor:
     """``(3, 3)``: move by (dx, dy) pixels."""
     return torch.tensor([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]],
                         dtype=torch.float64)
-
-
-def spread(homographies: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """How far (px, RMS at the corners) each of ``homographies`` ``(N, 3, 3)`` moves a frame
-    of ``size`` from where it is: ``(N,)``; 0 for a still frame."""
-    eye = torch.eye(3, dtype=torch.float64).expand_as(homographies)
-    return corner_error(homographies, eye, size)

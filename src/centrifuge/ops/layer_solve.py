@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from centrifuge.ops.homography import _grid, apply, corners, translation
+from centrifuge.ops.homography import apply, corner_error, corners, sampling_grid, translation
 from centrifuge.ops.light import to_display, to_linear
+from centrifuge.ops.poisson import edge_strengths
 
 EPS = 0.01  # Charbonnier's ε: below about 1 % of the range a difference costs quadratically
 MODELS = ("average", "add")
@@ -43,13 +44,12 @@ class Canvas:
 
     size: tuple[int, int]
     grids: torch.Tensor  # (k, T, H, W, 2) sampling grids, frame pixel → canvas
-    origin: torch.Tensor  # (k, 3, 3) reference pixel → canvas pixel
 
 
 def make_canvas(motions: torch.Tensor, frame: tuple[int, int], pad: float = 0.5) -> Canvas:
     """A canvas holding every frame's footprint under every layer's motion, at most
     ``pad`` of the frame's size beyond it on each side."""
-    k, t = motions.shape[:2]
+    k = motions.shape[0]
     h, w = frame
     foot = apply(motions.double(), corners(frame))  # (k, T, 4, 2) in reference pixels
     lo = foot.amin(dim=(0, 1, 2)).clamp(min=torch.tensor([-pad * w, -pad * h]))
@@ -58,8 +58,9 @@ def make_canvas(motions: torch.Tensor, frame: tuple[int, int], pad: float = 0.5)
     size = (int(hi[1] - lo[1]) + 1, int(hi[0] - lo[0]) + 1)
     shift = translation(-float(lo[0]), -float(lo[1]))
     to_canvas = shift @ motions.double()  # frame pixel → canvas pixel
-    grids = torch.stack([_grid(to_canvas[i], frame, size, torch.float32) for i in range(k)])
-    return Canvas(size, grids, shift.expand(k, 3, 3))
+    grids = torch.stack([sampling_grid(to_canvas[i], frame, size, torch.float32)
+                         for i in range(k)])
+    return Canvas(size, grids)
 
 
 def see(layers: torch.Tensor, canvas: Canvas) -> torch.Tensor:
@@ -149,21 +150,13 @@ def frames_of(layers: torch.Tensor, canvas: Canvas, video: torch.Tensor, *,
 def explained(video: torch.Tensor, rest: torch.Tensor) -> float:
     """The share of the clip's gradient energy the layers account for: 1 − |∇r|² / |∇I|²
     (1: every edge explained by a moving layer; 0 or below: none)."""
-    def energy(x):
-        return float((x[..., 1:] - x[..., :-1]).pow(2).sum()
-                     + (x[..., 1:, :] - x[..., :-1, :]).pow(2).sum())
-
-    total = energy(video)
-    return 1.0 - energy(rest) / total if total > 0 else 0.0
+    total = float(edge_strengths(video).pow(2).sum())
+    return 1.0 - float(edge_strengths(rest).pow(2).sum()) / total if total > 0 else 0.0
 
 
 def motion_gap(motions: torch.Tensor, frame: tuple[int, int]) -> float:
     """How far apart (px, RMS at the frame corners, the largest over frames) the layers'
     motions carry the frame: 0 when they move together, when nothing can be separated."""
-    if motions.shape[0] < 2:
+    if motions.shape[0] < 2 or not motions.shape[1]:
         return 0.0
-    c = corners(frame)
-    pts = apply(motions.double(), c)  # (k, T, 4, 2)
-    d = (pts[0] - pts[1]).pow(2).sum(-1).mean(-1).sqrt()  # (T,)
-    return float(d.max()) if len(d) else 0.0
-
+    return float(corner_error(motions[0], motions[1], frame).max())

@@ -72,11 +72,17 @@ def _signed(i: int, n: int) -> int:
 def _subpixel(line: torch.Tensor, i: int) -> float:
     """Offset of the parabola's vertex through the peak and its two (cyclic) neighbours."""
     n = len(line)
-    left, mid, right = float(line[(i - 1) % n]), float(line[i]), float(line[(i + 1) % n])
-    curve = left - 2 * mid + right
+    return parabola_vertex(float(line[(i - 1) % n]), float(line[i]), float(line[(i + 1) % n]))
+
+
+def parabola_vertex(left, mid, right) -> float:
+    """Where, within ±½ of the middle sample, the parabola through three samples of a peak
+    has its vertex (0 where they make no maximum): a sub-pixel peak position. Computed in
+    the samples' own precision (Python floats, or float32 tensor elements)."""
+    curve = float(left - 2 * mid + right)
     if curve >= 0:  # not a maximum of a parabola: keep the integer peak
         return 0.0
-    return max(-0.5, min(0.5, 0.5 * (left - right) / curve))
+    return max(-0.5, min(0.5, 0.5 * float(left - right) / curve))
 
 
 def _shift(frames: torch.Tensor, shift: torch.Tensor, padding: str) -> torch.Tensor:

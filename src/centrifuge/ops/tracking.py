@@ -3,7 +3,7 @@
 * :func:`clip_velocities` — the ``k`` strongest velocities of a clip: phase correlation of
   frame pairs a few frames apart, summed over the clip (each layer's velocity peaks in
   every pair and adds up; noise does not).
-* :func:`guided_motion` — one layer's motion: its velocity chained to the reference (the
+* :func:`guided_motion` — one layer's motion: its velocity carried to the reference (the
   middle frame) guides pyramidal Lucas–Kanade from the reference's corners (Shi–Tomasi)
   into every frame, kept only where tracking back lands within half a pixel (in a blend,
   corners where both layers' edges cross move with neither and fail it), and a
@@ -12,7 +12,7 @@
   layer do not follow the guess and fall out as outliers. (A homography is available,
   :data:`MODEL`, fitted with MAGSAC++; on blends its eight degrees of freedom wander.)
 
-Where too few points agree (a blank frame, no texture), a frame keeps its chained guess.
+Where too few points agree (a blank frame, no texture), a frame keeps its guess.
 Frames are ``(T, H, W)`` uint8 grey; motions ``(T, 3, 3)`` float64 (frame t →
 reference), the reference's own the identity.
 """
@@ -22,6 +22,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+
+from centrifuge.ops.motion import parabola_vertex
 
 MIN_POINTS = 8
 MODEL = "similarity"
@@ -80,11 +82,6 @@ def fit_motion(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray | None, np.ndar
     return h, mask[:, 0].astype(bool)
 
 
-def _vertex(left, mid, right) -> float:
-    curve = float(left - 2 * mid + right)
-    return 0.0 if curve >= 0 else max(-0.5, min(0.5, 0.5 * float(left - right) / curve))
-
-
 def clip_velocities(frames: np.ndarray, k: int = 2, gap: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` strongest velocities of a whole clip (px per frame, (dx, dy)) and their
     peak heights: the phase-correlation surfaces of every pair ``gap`` frames apart,
@@ -106,37 +103,29 @@ def clip_velocities(frames: np.ndarray, k: int = 2, gap: int = 4) -> tuple[np.nd
     vel, height = np.zeros((k, 2)), np.zeros(k)
     for j, (val, idx) in enumerate(zip(top.values, top.indices, strict=True)):
         y, x = divmod(int(idx), w)
-        dy = _vertex(surface[(y - 1) % h, x], surface[y, x], surface[(y + 1) % h, x])
-        dx = _vertex(surface[y, (x - 1) % w], surface[y, x], surface[y, (x + 1) % w])
+        dy = parabola_vertex(surface[(y - 1) % h, x], surface[y, x], surface[(y + 1) % h, x])
+        dx = parabola_vertex(surface[y, (x - 1) % w], surface[y, x], surface[y, (x + 1) % w])
         vel[j] = ((x - w // 2 + dx) / gap, (y - h // 2 + dy) / gap)
         height[j] = float(val)
     return vel, height
 
 
-def guided_motion(frames: np.ndarray, steps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(T, 3, 3)`` homographies (frame t → reference) of the layer whose frame-to-frame
-    translations are ``steps`` ``(T − 1, 2)``: the chained translations guide Lucas–Kanade
-    from the reference's corners into each frame (points of the other layer do not follow
-    the guess and fall out as MAGSAC++ outliers); and ``(T,)`` the share that agree."""
-    chained = _chain([np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]]) for dx, dy in steps],
-                     (len(frames) - 1) // 2)
-    return _against_reference(frames, chained, (len(frames) - 1) // 2)
+def guided_motion(frames: np.ndarray, velocity) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(T, 3, 3)`` motions (frame t → reference) of the layer moving at ``velocity``
+    (dx, dy) px per frame, and ``(T,)`` the share of the reference's corners that agree:
+    the velocity, carried to the reference (a point of frame t is ``(r − t)·velocity``
+    away there), guides Lucas–Kanade from the reference's corners into each frame; points
+    of the other layer do not follow the guess and fall out as outliers of the fit."""
+    r = (len(frames) - 1) // 2
+    dx, dy = (float(v) for v in velocity)
+    guesses = [np.array([[1, 0, (r - t) * dx], [0, 1, (r - t) * dy], [0, 0, 1.0]])
+               for t in range(len(frames))]
+    return _against_reference(frames, guesses, r)
 
 
-def _chain(step: list[np.ndarray], r: int) -> list[np.ndarray]:
-    """Frame → reference homographies from frame → next-frame ones."""
-    count = len(step) + 1
-    out = [np.eye(3) for _ in range(count)]
-    for t in range(r - 1, -1, -1):  # before the reference: t → t+1 → … → r
-        out[t] = out[t + 1] @ step[t]
-    for t in range(r + 1, count):  # after it: t → t−1 → … → r
-        out[t] = out[t - 1] @ np.linalg.inv(step[t - 1])
-    return out
-
-
-def _against_reference(frames: np.ndarray, chained: list[np.ndarray], r: int):
+def _against_reference(frames: np.ndarray, guesses: list[np.ndarray], r: int):
     ref_pts = _corners(frames[r])
-    motions = [h / h[2, 2] for h in chained]
+    motions = [h / h[2, 2] for h in guesses]
     agree = np.zeros(len(frames))
     agree[r] = 1.0
     if ref_pts is None:

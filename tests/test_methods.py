@@ -40,7 +40,10 @@ def test_list_models_prints_each_kind(capsys):
     assert main(["separate", "--list-models"]) == 0
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
     assert lines["static-reflection"] == "training-free"
-    assert lines["centrifuge-cpu-v3"] == "learned" and lines["default"] == "learned"
+    assert lines["centrifuge-cpu-v3"] == "learned"
+    # the default is the training-free auto, not a network
+    assert lines["default"] == lines["auto"] == "training-free"
+    assert create_method("default").name == "auto"
 
 
 def test_a_retired_model_says_how_to_rebuild_it():

@@ -1,4 +1,5 @@
-"""The shipped default model: present, small, verified at load, and usable."""
+"""The shipped networks: present, small, verified at load, and usable (the default
+method is training-free: tests/test_auto.py)."""
 
 import shutil
 from pathlib import Path
@@ -11,8 +12,9 @@ from centrifuge.errors import ModelLoadingError
 from centrifuge.pretrained import PRETRAINED, WEIGHTS_DIR, list_pretrained, load_pretrained
 
 
-def test_default_is_shipped_within_30_mb():
-    assert "default" in list_pretrained()
+def test_networks_are_shipped_within_30_mb():
+    assert "centrifuge-cpu-v3" in list_pretrained()
+    assert "default" not in list_pretrained()  # the default is the training-free auto
     for entry in PRETRAINED.values():
         path = WEIGHTS_DIR / entry.file
         assert path.is_file()
@@ -44,8 +46,8 @@ def _changes_the_blend(model) -> None:
     assert (out[:, 0] - out[:, 1]).abs().mean() > 0.04  # two different layers
 
 
-def test_default_loads_and_separates():
-    model, name = load_pretrained("default")
+def test_the_learned_network_loads_and_separates():
+    model, name = load_pretrained("centrifuge-cpu-v3")
     assert name in PRETRAINED
     _changes_the_blend(model)
     meta = model.checkpoint_metadata
@@ -63,13 +65,13 @@ def test_every_shipped_model_loads_by_name():
 @pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.parametrize("blend", ["transparent", "occlusion"])
-def test_default_quality_floor_on_unseen_val_clips(blend):
+def test_learned_quality_floor_on_unseen_val_clips(blend):
     """What a user gets (the layers --layers 2 keeps) on real val blends, against the
     floors below: a default that falls back to v1's level or below fails."""
     from centrifuge.evaluate.blends import evaluate_blends
     from centrifuge.separation.inference import Separator
 
-    sep = Separator("default", segment=16, overlap=0.0, max_size=None, progress=False)
+    sep = Separator("centrifuge-cpu-v3", segment=16, overlap=0.0, max_size=None, progress=False)
     r = evaluate_blends(sep, blend=blend, samples=8, frames=16, size=112, progress=False)
     assert r.product.ratio < QUALITY_FLOOR[blend], (r.oracle.ratio, r.product.ratio)
 
@@ -90,7 +92,7 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
         copy.write_bytes(data)
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelLoadingError, match="does not match the shipped model"):
-        load_pretrained("default")
+        load_pretrained("centrifuge-cpu-v3")
 
 
 def test_unknown_pretrained_name():

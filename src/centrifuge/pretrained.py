@@ -46,7 +46,6 @@ _register(
         summary="centrifuge_cpu with n=2, configs/cpu3.yaml: v2 trained on, with more "
                 "transparent blends; see weights/MODEL_CARD.md",
     ),
-    "default",
 )
 _register(
     PretrainedModel(
@@ -77,7 +76,7 @@ def describe_pretrained() -> list[tuple[str, str]]:
     return rows
 
 
-def load_pretrained(name: str = "default", *, device: str | torch.device = "cpu"):
+def load_pretrained(name: str, *, device: str | torch.device = "cpu"):
     """``(model, name)`` of a shipped model, after checking the file's sha256."""
     from centrifuge.data.corpus import sha256_file
     from centrifuge.models.checkpoint import load_model

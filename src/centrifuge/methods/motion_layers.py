@@ -43,7 +43,15 @@ import torch
 from centrifuge.errors import ConfigError
 from centrifuge.methods.base import LayerSeparator
 from centrifuge.models.base import config_from_mapping
-from centrifuge.ops.layer_solve import MODELS, explained, frames_of, motion_gap, see, solve
+from centrifuge.ops.layer_solve import (
+    MODELS,
+    explained,
+    fit,
+    frames_of,
+    motion_gap,
+    see,
+    solve,
+)
 from centrifuge.ops.tracking import clip_velocities, guided_motion, to_grey
 
 # Below this many pixels apart (RMS at the frame corners, over the whole clip) the two
@@ -98,6 +106,25 @@ class MotionConfig:
         return config_from_mapping(cls, d)
 
 
+@dataclass
+class Solved:
+    """One joint solve: the layers as the frames show them (:func:`frames_of`), the share
+    of the clip's edges they explain (:func:`explained`), how well they remake the clip
+    in display values (:func:`fit`, comparable between the blend models), and the canvas
+    layers with their canvas."""
+
+    out: torch.Tensor
+    share: float
+    fit: float
+    layers: torch.Tensor
+    canvas: object
+
+
+def unseparated(video: torch.Tensor) -> torch.Tensor:
+    """What a clip that cannot be separated gives back: the input, as both layers."""
+    return video[None].expand(2, -1, -1, -1, -1).clone()
+
+
 def _still(frames: int) -> torch.Tensor:
     return torch.eye(3, dtype=torch.float64).expand(frames, 3, 3).clone()
 
@@ -119,14 +146,17 @@ class MotionLayers(LayerSeparator):
         self.summary = summary or "two layers with their own motions (motion_layers)"
         self.reports: list[dict] = []
 
-    def _solved(self, video: torch.Tensor, motions: torch.Tensor,
-                iterations: int) -> tuple[torch.Tensor, float, torch.Tensor, object]:
-        """The layers as the frames show them (:func:`frames_of`), the share of the clip's
-        edges they explain, and the canvas layers with their canvas."""
+    def solved(self, video: torch.Tensor, motions: torch.Tensor,
+               iterations: int | None = None) -> Solved:
+        """Both layers solved for ``motions`` (:class:`Solved`); ``iterations`` of L-BFGS
+        (the config's by default)."""
         layers, canvas = solve(video, motions, model=self.config.model,
-                               smooth=self.config.smooth, iterations=iterations)
+                               smooth=self.config.smooth,
+                               iterations=iterations or self.config.iterations)
         out, rest = frames_of(layers, canvas, video, model=self.config.model)
-        return out, explained(video, rest), layers, canvas
+        return Solved(out, explained(video, rest), fit(video, layers, canvas,
+                                                       model=self.config.model),
+                      layers, canvas)
 
     def estimate(self, video: torch.Tensor) -> torch.Tensor:
         """Both layers' motions ``(2, T, 3, 3)`` (frame t → the middle frame)."""
@@ -138,15 +168,15 @@ class MotionLayers(LayerSeparator):
             still = _still(video.shape[1])
             candidates = [motions, torch.stack([motions[0], still]),
                           torch.stack([still, motions[1]])]
-            shares = [self._solved(video, option, quick)[1] for option in candidates]
+            shares = [self.solved(video, option, quick).share for option in candidates]
             motions = candidates[max(range(len(candidates)), key=shares.__getitem__)]
         for _ in range(self.config.rounds):
             motions = self._refine(video, motions, velocities, quick)
         return motions
 
     def _refine(self, video, motions, velocities, iterations: int) -> torch.Tensor:
-        _, _, layers, canvas = self._solved(video, motions, iterations)
-        seen = see(layers, canvas)
+        solved = self.solved(video, motions, iterations)
+        seen = see(solved.layers, solved.canvas)
         refined = []
         for i in range(2):
             if torch.equal(motions[i], _still(video.shape[1])):
@@ -156,36 +186,48 @@ class MotionLayers(LayerSeparator):
             refined.append(guided_motion(to_grey(alone, gain=2.0), velocities[i])[0])
         return torch.stack(refined)
 
-    def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
-        video = video.float()
+    def verdict(self, video: torch.Tensor, motions: torch.Tensor, solved: Solved,
+                min_gain: float = MIN_GAIN) -> dict:
+        """The clip's report: how far apart the motions are, the share of its edges the
+        layers explain (and one motion alone), and whether that is a separation (why not:
+        motions under :data:`MIN_GAP` apart, or a second layer adding under ``min_gain``)."""
         t, h, w = video.shape[1:]
-        if t < self.min_frames or min(h, w) < self.min_side:
-            self.reports.append({"frames": t, "separated": False,
-                                 "why": f"a clip of {t} frames of {w}×{h} is too small to "
-                                        "see motion in"})
-            return video[None].expand(2, -1, -1, -1, -1).clone()
-        motions = self.estimate(video)
         gap = motion_gap(motions, (h, w))
-        out, share, _, _ = self._solved(video, motions, self.config.iterations)
         # what one layer following the dominant motion alone explains: a second layer
         # that adds little is no layer (a still clip, or everything moving together)
-        alone = self._solved(video, motions[:1], max(1, self.config.iterations // 3))[1]
-        gain = share - alone
+        alone = self.solved(video, motions[:1], max(1, self.config.iterations // 3)).share
+        gain = solved.share - alone
         why = None
         if gap < MIN_GAP:
             why = (f"the layers' motions differ by {gap:.1f} px, under {MIN_GAP} px: nothing "
                    "moves differently here, so motion cannot tell the layers apart")
-        elif gain < MIN_GAIN:
+        elif gain < min_gain:
             why = (f"a second motion adds {max(gain, 0):.0%} of the clip's edges to what one "
-                   f"explains (under {MIN_GAIN:.0%}): nothing moves differently enough here, "
+                   f"explains (under {min_gain:.0%}): nothing moves differently enough here, "
                    "so motion cannot tell the layers apart")
-        self.reports.append({
-            "frames": t, "motion_gap_px": round(gap, 2), "explained": round(share, 3),
-            "explained_by_one_motion": round(alone, 3), "separated": why is None,
-            "why": why})
-        if why is not None:
-            return video[None].expand(2, -1, -1, -1, -1).clone()
-        return out.clamp(0, 1)
+        return {"frames": t, "motion_gap_px": round(gap, 2), "explained": round(solved.share, 3),
+                "explained_by_one_motion": round(alone, 3), "separated": why is None,
+                "why": why}
+
+    def too_small(self, video: torch.Tensor) -> dict | None:
+        """The report of a clip too short or too small to see motion in, else None."""
+        t, h, w = video.shape[1:]
+        if t < self.min_frames or min(h, w) < self.min_side:
+            return {"frames": t, "separated": False,
+                    "why": f"a clip of {t} frames of {w}×{h} is too small to see motion in"}
+        return None
+
+    def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
+        video = video.float()
+        small = self.too_small(video)
+        if small is not None:
+            self.reports.append(small)
+            return unseparated(video)
+        motions = self.estimate(video)
+        solved = self.solved(video, motions)
+        report = self.verdict(video, motions, solved)
+        self.reports.append(report)
+        return solved.out.clamp(0, 1) if report["separated"] else unseparated(video)
 
     def take_reports(self) -> list[dict]:
         reports, self.reports = self.reports, []

@@ -3,9 +3,9 @@
 
 Two kinds answer to a name. Training-free methods are registered here, their settings
 in code (``static-layer``, ``static-reflection``; ``static_layer`` with your own
-settings). Learned ones are the shipped networks of :mod:`centrifuge.pretrained` (and
-its aliases, ``default`` among them) or a checkpoint that ``centrifuge train`` wrote; they
-come back wrapped in a :class:`~centrifuge.methods.learned.LearnedSeparator`.
+settings; ``auto``, which picks among them per clip, is ``default``). Learned ones are
+the shipped networks of :mod:`centrifuge.pretrained` or a checkpoint that ``centrifuge
+train`` wrote; they come back wrapped in a :class:`~centrifuge.methods.learned.LearnedSeparator`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from centrifuge.errors import CentrifugeError, ConfigError
+from centrifuge.methods.auto import AutoConfig, AutoLayers
 from centrifuge.methods.base import LayerSeparator
 from centrifuge.methods.learned import LearnedSeparator
 from centrifuge.methods.motion_layers import MotionConfig, MotionLayers
@@ -75,6 +76,18 @@ for _cls, _presets, _config_class, _custom_name, _example, _knobs in (
                     _custom(_cls, _config_class, _custom_name))
 
 
+AUTO_SUMMARY = ("the default: per clip, two layers moving differently (joint solve) or a "
+                "faint reflection fixed to the camera (static-reflection), an overlay or a "
+                "reflection, whichever fits the clip; or the input, saying why; no training")
+register_method("auto", AUTO_SUMMARY,
+                _preset(AutoLayers, "auto", AutoConfig(), AUTO_SUMMARY, "auto_layers",
+                        "margin=0.0"))
+register_method("auto_layers", "auto with your own settings (margin, reflection_gain)",
+                _custom(AutoLayers, AutoConfig, "auto_layers"))
+# What runs when no method is named (`centrifuge separate clip.mp4`, Separator()).
+DEFAULT = "auto"
+
+
 def training_free_names() -> list[str]:
     """The names of the registered training-free methods."""
     return sorted(_METHODS)
@@ -84,7 +97,7 @@ def list_methods() -> list[str]:
     """Names :func:`create_method` and ``centrifuge separate -n`` accept."""
     from centrifuge.pretrained import list_pretrained
 
-    return sorted(_METHODS) + list_pretrained()
+    return sorted([*_METHODS, "default"]) + list_pretrained()
 
 
 def describe_methods() -> list[tuple[str, str, str]]:
@@ -93,6 +106,7 @@ def describe_methods() -> list[tuple[str, str, str]]:
 
     rows = [(e.name, "training-free", e.summary) for e in sorted(_METHODS.values(),
                                                                   key=lambda e: e.name)]
+    rows.insert(0, ("default", "training-free", f"= {DEFAULT}"))
     return rows + [(name, "learned", summary) for name, summary in describe_pretrained()]
 
 
@@ -119,6 +133,8 @@ def create_method(method="default", *, device: str | torch.device = "cpu",
     if not isinstance(text, str):
         raise ConfigError(f"a method is a name, a checkpoint path or a model, got "
                           f"{type(method).__name__}")
+    if text == "default":
+        text = DEFAULT
     if text in _METHODS:
         return _METHODS[text].build(**settings)
     if settings:

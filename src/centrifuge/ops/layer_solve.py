@@ -154,6 +154,16 @@ def explained(video: torch.Tensor, rest: torch.Tensor) -> float:
     return 1.0 - float(edge_strengths(rest).pow(2).sum()) / total if total > 0 else 0.0
 
 
+def fit(video: torch.Tensor, layers: torch.Tensor, canvas: Canvas, *,
+        model: str = "average") -> float:
+    """How well the layers remake the clip, as :func:`explained` but always in display
+    values — the one figure on which the two blend models can be compared (``add``'s own
+    unexplained part is in linear light, whose darker values flatter it)."""
+    seen = see(layers, canvas)
+    remade = to_display(seen.sum(0).clamp(0, 1)) if model == "add" else seen.mean(0)
+    return explained(video, video - remade)
+
+
 def motion_gap(motions: torch.Tensor, frame: tuple[int, int]) -> float:
     """How far apart (px, RMS at the frame corners, the largest over frames) the layers'
     motions carry the frame: 0 when they move together, when nothing can be separated."""

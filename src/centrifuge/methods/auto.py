@@ -1,0 +1,185 @@
+"""The product default: per clip, the training-free method whose picture of the clip fits
+it — ``auto`` (what ``centrifuge separate`` runs with no ``-n``; not in the papers).
+
+Per clip (a segment of ``centrifuge separate``):
+
+1. **The motions.** Both layers' motions, as ``motion-layers`` finds them
+   (:meth:`~centrifuge.methods.motion_layers.MotionLayers.estimate`).
+2. **The blend.** Both blend models are solved on those motions — an overlay at about
+   equal strength (``average``, α = ½) and a faint reflection whose light adds (``add``)
+   — and the one that remakes the clip better (:func:`~centrifuge.ops.layer_solve.fit`,
+   the share of its edges, in display values for both) is kept; ``add`` wins ties within
+   :attr:`AutoConfig.margin`, because it explains nearly as much on an overlay as the
+   overlay model does, and a wrong ``add`` on an overlay costs less than a wrong
+   ``average`` on a reflection (both measured on the corpus train split,
+   ``benchmarks/auto.py --split train``).
+3. **Camera-fixed or two-motion.** With a reflection, one layer held still (a camera fixed
+   to the glass) is tried too (:meth:`AutoLayers._camera_fixed`); where it fits better,
+   ``static-reflection``
+   (the temporal median of gradients, bounded by the clip's darkest frame) gives the
+   layers: on camera-fixed reflections it scores better than the joint solve. Otherwise
+   the joint solve's layers are the answer (an overlay with one still layer included: on
+   camera-fixed overlays the joint solve beat ``static-layer``).
+4. **Or none.** Where the motions do not differ, or a second motion explains nothing one
+   does not, the clip cannot be separated by motion: the input comes back, and the report
+   says why (``motion-layers``' rule; for a reflection, which holds few edges, the second
+   layer need add only :attr:`AutoConfig.reflection_gain` of them).
+
+Learned networks are not candidates: on every yardstick they score 0.93–1.06× Identity
+(``weights/MODEL_CARD.md``), worse than these methods wherever those separate.
+
+Each clip's report (:meth:`take_reports`) records what was chosen and why: ``chose``
+(``two-motion``, ``camera-fixed`` or ``none``), ``blend`` (``average``/``add``), both
+models' fit, and ``motion-layers``' figures. Shapes: a clip ``(3, T, H, W)`` in [0, 1] →
+``(2, 3, T, H, W)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from centrifuge.errors import ConfigError
+from centrifuge.methods.base import LayerSeparator
+from centrifuge.methods.motion_layers import (
+    MIN_FRAMES,
+    MIN_GAIN,
+    MIN_GAP,
+    MotionConfig,
+    MotionLayers,
+    unseparated,
+)
+from centrifuge.methods.static import PRESETS, StaticLayer
+from centrifuge.models.base import config_from_mapping
+from centrifuge.ops.homography import corner_error
+
+
+@dataclass
+class AutoConfig:
+    """Settings of :class:`AutoLayers`.
+
+    Attributes:
+        margin: ``add`` is chosen unless the overlay model fits the clip by more than
+            this (a share of the clip's edges).
+        reflection_gain: with a reflection, the least share of the clip's edges the
+            second layer must add to what one motion explains for the clip to count as
+            separable (``motion-layers`` asks 5 %: a faint reflection holds few edges —
+            on the train split 8 of 10 two-motion reflections added 1.8–4.2 %, and
+            separated they scored 0.37–0.87× Identity).
+    """
+
+    margin: float = 0.02
+    reflection_gain: float = 0.01
+
+    def __post_init__(self):
+        for name in ("margin", "reflection_gain"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"{name} must be a number ≥ 0, got {v!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AutoConfig:
+        return config_from_mapping(cls, d)
+
+
+def still_distance(motion: torch.Tensor, frame: tuple[int, int]) -> float:
+    """How far (px, RMS at the corners, the largest over frames) a layer's motion
+    ``(T, 3, 3)`` carries the frame from where it stands."""
+    eye = torch.eye(3, dtype=motion.dtype).expand_as(motion)
+    return float(corner_error(motion, eye, frame).max())
+
+
+class AutoLayers(LayerSeparator):
+    """Camera-fixed, two-motion or none, overlay or reflection, per clip (module doc)."""
+
+    n_layers = 2
+    segment = 32
+    min_frames = MIN_FRAMES
+    min_side = 8
+    # two joint solves at once (the overlay's is kept while the reflection's runs)
+    bytes_per_voxel = 900
+
+    def __init__(self, config: AutoConfig | None = None, *, name: str = "auto",
+                 summary: str = ""):
+        self.config = config or AutoConfig()
+        self.name = name
+        self.summary = summary or ("per clip, whichever training-free picture fits: two "
+                                   "layers moving differently or one fixed to the camera, "
+                                   "an overlay or a faint reflection; or none")
+        self.overlay = MotionLayers(MotionConfig(model="average"))
+        self.glass = MotionLayers(MotionConfig(model="add"))
+        self.fixed_glass = StaticLayer(PRESETS["static-reflection"][0])
+        self.reports: list[dict] = []
+
+    def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
+        video = video.float()
+        small = self.overlay.too_small(video)
+        if small is not None:
+            self.reports.append({**small, "chose": "none"})
+            return unseparated(video)
+        motions = self.overlay.estimate(video)
+        overlay = self.overlay.solved(video, motions)
+        glass = self.glass.solved(video, motions)
+        reflection = glass.fit > overlay.fit - self.config.margin
+        method, solved = (self.glass, glass) if reflection else (self.overlay, overlay)
+        report = method.verdict(video, motions, solved,
+                                min_gain=self.config.reflection_gain if reflection
+                                else MIN_GAIN)
+        frame = tuple(video.shape[-2:])
+        still = min(still_distance(m, frame) for m in motions)
+        report.update(blend=method.config.model,
+                      fit={"average": round(overlay.fit, 3), "add": round(glass.fit, 3)},
+                      still_layer_px=round(still, 2))
+        # a reflection fixed to the camera: its motion is the one the blend hides best,
+        # so it is also tried held still; the second layer's gain over one motion is no
+        # test of it (what it adds is the static-reflection's, not the solve's)
+        fixed = reflection and report["motion_gap_px"] >= MIN_GAP and self._camera_fixed(
+            video, motions, report)
+        if fixed:
+            report.update(chose="camera-fixed", separated=True, why=None, reason=(
+                f"a faint reflection (the additive model fits {glass.fit:.0%} of the edges, "
+                f"the overlay {overlay.fit:.0%}) fixed to the camera: static-reflection"))
+            out = self.fixed_glass.separate_clip(video)
+        elif not report["separated"]:
+            report["chose"] = "none"
+            out = unseparated(video)
+        else:
+            report["chose"] = "two-motion"
+            kind = "a faint reflection" if reflection else "an overlay"
+            report["reason"] = (f"{kind} (fits: overlay {overlay.fit:.0%}, reflection "
+                                f"{glass.fit:.0%} of the edges), the layers "
+                                f"{report['motion_gap_px']:.1f} px apart: the joint solve")
+            out = solved.out.clamp(0, 1)
+        self.reports.append(report)
+        return out
+
+    def _camera_fixed(self, video: torch.Tensor, motions: torch.Tensor,
+                      report: dict) -> bool:
+        """Whether the clip is a reflection fixed to the camera over a moving scene: one
+        layer held still fits the clip better than both motions as estimated (a faint
+        still layer's phase-correlation peak drowns in the other's, so its estimate is
+        often off), the other layer moves, and it adds edges to what the still one alone
+        explains (a still clip has nothing to add). The fits go in the report."""
+        quick = max(1, self.glass.config.iterations // 3)
+        eye = torch.eye(3, dtype=motions.dtype)
+        frame = tuple(video.shape[-2:])
+        both = self.glass.solved(video, motions, quick).fit
+        fits = []
+        for k in range(2):
+            held = motions.clone()
+            held[k] = eye
+            fits.append(self.glass.solved(video, held, quick).fit)
+        k = max(range(2), key=fits.__getitem__)
+        still_alone = self.glass.solved(video, eye.expand(1, *motions.shape[1:]), quick).fit
+        report["fit_held_still"] = {"neither": round(both, 3), "first": round(fits[0], 3),
+                                    "second": round(fits[1], 3),
+                                    "still_alone": round(still_alone, 3)}
+        moves = still_distance(motions[1 - k], frame) >= MIN_GAP
+        # held still where it already was changes nothing: a tie is still a still layer
+        return (moves and fits[k] >= both - 1e-3
+                and fits[k] - still_alone >= self.config.reflection_gain)
+
+    def take_reports(self) -> list[dict]:
+        reports, self.reports = self.reports, []
+        return reports

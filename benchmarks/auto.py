@@ -4,6 +4,7 @@ best trivial baseline's, and what it chose per blend.
     python benchmarks/auto.py --split train --samples 10     # choose its settings here
     python benchmarks/auto.py                                # val: the model card's table
     python benchmarks/auto.py --margin 0.0 --split train     # another setting
+    python benchmarks/auto.py --split train --log train.jsonl  # each blend's reports
 
 Per blend kind (``centrifuge evaluate``'s seeded corpus blends, 32 frames, 64² by
 default): the mean PIT loss of ``auto`` over the mean of Identity's (the input as both
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import time
 
 import numpy as np
@@ -41,10 +43,16 @@ def score_kind(blend: str, args) -> dict:
         item = data[i]
         mix, targets = item["mix"], torch.stack([item["v1"], item["v2"]])[None]
         out = sep.separate(mix)
-        for r in method.take_reports():
+        reports = method.take_reports()
+        for r in reports:
             chose[r["chose"]] += 1
             blends[r.get("blend", "-")] += 1
         s = score_blend(out[None], mix[None], targets)
+        if args.log:
+            with open(args.log, "a") as f:
+                f.write(json.dumps({"blend": blend, "i": i, "split": args.split,
+                                    "ratio": float(s.loss) / float(s.identity),
+                                    "reports": reports}) + "\n")
         losses.append(float(s.loss))
         idents.append(float(s.identity))
         for name, value in baseline_losses(mix[None], targets).items():
@@ -66,8 +74,9 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--blend", nargs="+", default=list(BLENDS), choices=BLENDS)
-    p.add_argument("--margin", type=float, default=0.02)
+    p.add_argument("--margin", type=float, default=0.01)
     p.add_argument("--reflection-gain", type=float, default=0.01)
+    p.add_argument("--log", help="append each blend's reports and ratio here (JSON lines)")
     args = p.parse_args()
     print(cpu_header())
     print(f"auto (margin {args.margin}, reflection_gain "

@@ -1,7 +1,7 @@
 """Peak memory of ``centrifuge separate`` per method and size, and of ``centrifuge demo``.
 
     python benchmarks/memory.py                    # every method at 352×288 and 398×224
-    python benchmarks/memory.py -n default --demo  # the learned default, and make demo
+    python benchmarks/memory.py -n auto --demo     # the default, and make demo
 
 Each run is a fresh process; its peak RSS is its own VmHWM (not ru_maxrss, which Linux
 carries across fork + exec from this parent). Videos are written once into ``--work``:
@@ -21,12 +21,12 @@ from centrifuge.io import write_video
 from centrifuge.precision import cpu_header
 from separate import peak_rss, synthetic_frames
 
-METHODS = ["motion-layers", "static-layer", "static-reflection", "default"]
+METHODS = ["motion-layers", "static-layer", "static-reflection", "centrifuge-cpu-v3", "auto"]
 SIZES = [(120, 288, 352), (250, 224, 398)]
 
 
 def demo_rss(out: Path) -> tuple[float, float]:
-    """Peak RSS (MiB) and wall seconds of ``centrifuge demo`` (the learned default)."""
+    """Peak RSS (MiB) and wall seconds of ``centrifuge demo`` (auto on a two-motion blend)."""
     cmd = [sys.executable, "-c",
            "import sys; from centrifuge.cli import main; rc = main(sys.argv[1:]); "
            "print('RSS', next(l.split()[1] for l in open('/proc/self/status') "

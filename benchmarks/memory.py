@@ -60,7 +60,8 @@ def main(argv=None) -> None:
             print(f"| {method} | {label} | {rss:.0f} | {wall:.0f} |", flush=True)
     if args.demo:
         rss, wall = demo_rss(work / "demo")
-        print(f"| `centrifuge demo` (default, 120 frames 352×288) | — | {rss:.0f} | {wall:.0f} |")
+        print(f"| `centrifuge demo` (auto on a two-motion blend, 120 frames 352×288) | — "
+              f"| {rss:.0f} | {wall:.0f} |")
 
 
 if __name__ == "__main__":

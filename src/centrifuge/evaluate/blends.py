@@ -37,6 +37,8 @@ from centrifuge.data.pairs import BlendConfig, BlendedPairs, stack_targets
 from centrifuge.data.two_motion import TWO_MOTION, TWO_MOTION_REFLECTION, TwoMotionPairs
 from centrifuge.evaluate import baselines
 from centrifuge.evaluate.baselines import baseline_losses, best_trivial
+from centrifuge.evaluate.ceilings import told_mask
+from centrifuge.evaluate.occlusion import part_scores, scene_from_other_frames
 from centrifuge.losses import align, best_assignment, pairwise_loss
 from centrifuge.separation.inference import Separator
 from centrifuge.separation.selection import DEFAULT_RULE, RULES, pair_stats
@@ -74,6 +76,8 @@ class BlendEval:
     rules: dict[str, PickEval] = field(default_factory=dict)  # every selection rule
     baselines: dict[str, float] = field(default_factory=dict)  # trivial answers' mean loss
     best_trivial: str = "identity"
+    # occlusion blends: what the blend holds, per answer (evaluate/occlusion.py)
+    parts: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -225,6 +229,7 @@ def evaluate_blends(
     oracle_psnr, mix_psnr, rule_psnr = [], [], {r: [] for r in RULES}
     oracle_ssim, mix_ssim, rule_ssim = [], [], {r: [] for r in RULES}
     trivial: dict[str, list[torch.Tensor]] = {}
+    parts: dict[str, list[dict[str, torch.Tensor]]] = {}
     pairs: list[str] = []
     for batch in tqdm(loader, desc=f"evaluating ({blend})", disable=not progress, leave=False):
         mix, targets = batch["mix"], stack_targets(batch)
@@ -238,6 +243,10 @@ def evaluate_blends(
         mix_ssim.append(s.identity_ssim)
         for name, value in baseline_losses(mix, targets).items():
             trivial.setdefault(name, []).append(value)
+        if blend == "occlusion":
+            for name, answer in occlusion_answers(outputs, mix, targets, batch["alpha"]):
+                parts.setdefault(name, []).append(part_scores(answer, targets,
+                                                              batch["alpha"]))
         pairs += [f"{m['source1']} + {m['source2']}" for m in batch["meta"]]
         stats = [pair_stats(o, v) for o, v in zip(outputs, mix, strict=True)]
         for rule in RULES:
@@ -260,13 +269,51 @@ def evaluate_blends(
         _pick_eval(torch.cat(oracle), ident_t, torch.cat(oracle_psnr), torch.cat(oracle_ssim),
                    pairs, best_loss),
         by_rule[product_rule], by_rule, trivial_loss, best,
+        {name: {k: float(torch.cat([b[k] for b in batches]).mean()) for k in batches[0]}
+         for name, batches in parts.items()},
     )
+
+
+def occlusion_answers(outputs, mix, targets, alpha):
+    """``(name, outputs)`` of the answers the occlusion table scores: the method, the blend
+    itself, and the told-mask ceilings (the scene filled from around the occluder, or from
+    the frames where the same pixel shows it)."""
+    told = told_mask(mix, targets, alpha)
+    ever = (alpha <= 0.5).any(dim=2, keepdim=True)  # pixels some frame shows the scene at
+    yield "method", outputs
+    yield "identity", torch.stack([mix, mix], dim=1)
+    yield "told mask", told
+    yield "told mask + other frames", torch.stack(
+        [told[:, 0], torch.where(ever, scene_from_other_frames(mix, alpha), told[:, 1])], dim=1)
 
 
 def _collate(items: list[dict]) -> dict:
     out = {k: torch.stack([it[k] for it in items]) for k in ("mix", "v1", "v2", "alpha")}
     out["meta"] = [it["meta"] for it in items]
     return out
+
+
+def format_parts(results: list[BlendEval], model_name: str) -> str:
+    """The occlusion table of what the blend holds (evaluate/occlusion.py), or ''."""
+    rows = [r for r in results if r.parts]
+    if not rows:
+        return ""
+    lines = ["", "", "Occlusion, scored on what the blend holds (evaluate/occlusion.py): the "
+             "occluder where it shows, the scene wherever some frame shows it (revealed: "
+             "its part under the occluder now), the never-seen part apart (a fill).", "",
+             "| model | blend | answer | occluder + scene | / Identity | occluder | scene | "
+             "revealed (share of pixels) | hidden (fill) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ident = r.parts["identity"]["total"]
+        for name, p in r.parts.items():
+            label = model_name if name == "method" else name
+            ratio = p["total"] / ident if ident > 0 else float("nan")
+            lines.append(f"| {model_name} | {r.blend} | {label} | {p['total']:.4f} | "
+                         f"{ratio:.3f} | {p['occluder']:.4f} | {p['scene']:.4f} | "
+                         f"{p['revealed']:.4f} ({p['revealed_share']:.1%}) | "
+                         f"{p['hidden']:.4f} |")
+    return "\n".join(lines)
 
 
 def format_results(results: list[BlendEval], model_name: str, split: str = "val",
@@ -293,7 +340,7 @@ def format_results(results: list[BlendEval], model_name: str, split: str = "val"
                 f"{p.ssim[0]:.3f} / {p.ssim[1]:.3f} | "
                 f"{r.identity_ssim[0]:.3f} / {r.identity_ssim[1]:.3f} |"
             )
-    return "\n".join(lines)
+    return "\n".join(lines) + format_parts(results, model_name)
 
 
 def _rounded(d: dict) -> dict:

@@ -93,3 +93,11 @@ def test_separate_with_no_method_named_runs_auto_and_records_its_choice(tmp_path
                             for s in segments)
     assert segments[0]["chose"] == "two-motion" and segments[0]["reason"]
     assert Separator(progress=False).method.name == "auto"
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5, 1.0])
+def test_black_or_constant_videos_come_back_whole_and_finite(value):
+    video = torch.full((3, T, 24, 24), value)
+    out, r = _run(video)
+    assert torch.isfinite(out).all() and r["chose"] == "none"
+    assert torch.equal(out[0], video)

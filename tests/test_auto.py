@@ -85,8 +85,13 @@ def test_separate_with_no_method_named_runs_auto_and_records_its_choice(tmp_path
     clip = tmp_path / "overlay.mp4"
     write_video(clip, tensor_to_frames(0.5 * (a + b)), fps=8)
     out = tmp_path / "out"
-    assert main(["separate", str(clip), "-o", str(out), "--no-report"]) == 0
-    summary = json.loads((out / "auto" / "overlay" / "summary.json").read_text())
+    assert main(["separate", str(clip), "-o", str(out)]) == 0
+    assert "auto chose per segment: two-motion 1" in capsys.readouterr().out
+    folder = out / "auto" / "overlay"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["chose"] == {"two-motion": 1}
+    page = (folder / "report.html").read_text()
+    assert "What the method found per segment" in page and "the joint solve" in page
     assert summary["model"] == "auto" and summary["method"]["kind"] == "training-free"
     segments = summary["segments"]
     assert segments and all(s["chose"] in ("two-motion", "camera-fixed", "none")

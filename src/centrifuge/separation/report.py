@@ -62,6 +62,19 @@ def _warning(summary: dict) -> str:
     return f'<p class="warning"><strong>Not separated:</strong> {text}</p>'
 
 
+def _segments(summary: dict) -> str:
+    """What a training-free method found in each segment, and (auto) what it chose."""
+    reports = summary.get("segments") or []
+    if not reports:
+        return ""
+    rows = [[i, r.get("frames", "—"), r.get("chose", "—"), r.get("blend", "—"),
+             "yes" if r.get("separated", True) else "no",
+             r.get("reason") or r.get("why") or ""]
+            for i, r in enumerate(reports)]
+    return "<h2>What the method found per segment</h2>" + _table(
+        ["segment", "frames", "chose", "blend", "separated", "why"], rows)
+
+
 def render_report(folder: Path, summary: dict) -> str:
     """The page's HTML for the outputs in ``folder`` described by ``summary``."""
     inp = summary["input"]
@@ -109,6 +122,7 @@ kept outputs {sel['kept_outputs']} (rule: {html.escape(sel['rule'])}).</p>
 <button id="restart">restart</button></div>
 <div class="row">{''.join(videos)}</div>
 {contact}
+{_segments(summary)}
 <h2>Layers</h2>{stats}
 <h2>Selection: mean |output i − output j|</h2>{distance}
 <h2>Input</h2>{facts}

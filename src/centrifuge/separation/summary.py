@@ -59,7 +59,11 @@ def segment_reports(reports: list[dict]) -> dict:
     if failed:
         warning = (f"{len(failed)} of {len(reports)} segments could not be separated "
                    f"({failed[0]['why']}); their layers are the input itself")
-    return {"segments": reports, "warning": warning}
+    out = {"segments": reports, "warning": warning}
+    chose = [r["chose"] for r in reports if "chose" in r]
+    if chose:  # auto: which picture each segment got
+        out["chose"] = {name: chose.count(name) for name in dict.fromkeys(chose)}
+    return out
 
 
 def format_result(result) -> str:
@@ -69,6 +73,10 @@ def format_result(result) -> str:
     lines = [f"wrote {result.folder}/: {', '.join(names)}, summary.json "
              f"({result.summary['input']['frames']} frames, {t['frames_per_s']} frames/s, "
              f"{t['total']} s)"]
+    if result.summary.get("chose"):
+        counts = ", ".join(f"{k} {v}" for k, v in result.summary["chose"].items())
+        lines.append(f"  {result.summary['model']} chose per segment: {counts} "
+                     "(summary.json: segments, with the reasons)")
     if result.summary.get("warning"):
         lines.append(f"  warning: {result.summary['warning']}")
     if "control" in result.summary:

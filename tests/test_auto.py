@@ -72,6 +72,16 @@ def test_a_still_clip_is_no_separation_and_says_why():
     assert torch.equal(out[0], video) and torch.equal(out[1], video)
 
 
+def test_a_layer_found_still_makes_the_reflection_win_clearly_or_not_at_all():
+    from centrifuge.methods.auto import AutoConfig
+
+    c = AutoConfig()  # margin 0.01, still_px 1, still_lead 0.02
+    assert c.prefers_reflection(0.80, 0.795, still_px=5.0)  # a tie goes to the reflection
+    assert not c.prefers_reflection(0.80, 0.785, still_px=5.0)
+    assert not c.prefers_reflection(0.80, 0.815, still_px=0.5)  # a still layer is strong
+    assert c.prefers_reflection(0.80, 0.83, still_px=0.5)
+
+
 def test_settings_are_checked_and_the_preset_is_fixed():
     assert create_method("auto_layers", margin=0.0).config.margin == 0.0
     with pytest.raises(ConfigError, match="margin must be a number"):

@@ -82,7 +82,8 @@ AUTO_SUMMARY = ("the default: per clip, two layers moving differently (joint sol
 register_method("auto", AUTO_SUMMARY,
                 _preset(AutoLayers, "auto", AutoConfig(), AUTO_SUMMARY, "auto_layers",
                         "margin=0.0"))
-register_method("auto_layers", "auto with your own settings (margin, reflection_gain)",
+register_method("auto_layers", "auto with your own settings (margin, reflection_gain, "
+                "still_px, still_lead)",
                 _custom(AutoLayers, AutoConfig, "auto_layers"))
 # What runs when no method is named (`centrifuge separate clip.mp4`, Separator()).
 DEFAULT = "auto"

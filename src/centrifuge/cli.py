@@ -146,7 +146,8 @@ def add_separate(sub) -> None:
     p.add_argument("inputs", nargs="*", metavar="VIDEO_OR_FOLDER", help="videos to separate")
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
     p.add_argument("-n", "--model", default="default",
-                   help="pretrained name or .safetensors checkpoint (default: default)")
+                   help="a method of --list-models or a .safetensors checkpoint (default: "
+                        "default = auto, training-free)")
     p.add_argument("--layers", type=cli_args.kept_layers, default=None, metavar="{2,all}",
                    help="keep only 2 layers, chosen by --select (default: all)")
     p.add_argument("--select", choices=["recompose", "dissimilar"], default="recompose",
@@ -227,7 +228,8 @@ def add_evaluate(sub) -> None:
         description="Evaluate a model on seeded blends of the corpus val split (clips never "
                     "trained on): the model card's numbers.",
     )
-    p.add_argument("-n", "--model", default="default", help="pretrained name or checkpoint")
+    p.add_argument("-n", "--model", default="default", help="a method of `separate "
+                   "--list-models` or a checkpoint (default: default = auto)")
     p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion", "camera-fixed",
                                                   "camera-fixed-reflection", "two-motion",
                                                   "two-motion-reflection"],
@@ -269,7 +271,7 @@ def _run_evaluate(args) -> int:
 def add_demo(sub) -> None:
     p = sub.add_parser("demo", help="blend two real val clips, separate them, print a table")
     p.add_argument("-o", "--out", default="separated", help="output root (default: separated/)")
-    p.add_argument("-n", "--model", help="pretrained name or checkpoint (default: default, "
+    p.add_argument("-n", "--model", help="a method or checkpoint (default: default = auto, "
                    "or c3-cpu-v1 with --audio)")
     p.add_argument("--root", help="corpus folder")
     p.add_argument("--device", type=cli_args.device, default="cpu")

@@ -110,14 +110,16 @@ class MotionConfig:
 class Solved:
     """One joint solve: the layers as the frames show them (:func:`frames_of`), the share
     of the clip's edges they explain (:func:`explained`), how well they remake the clip
-    in display values (:func:`fit`, comparable between the blend models), and the canvas
-    layers with their canvas."""
+    in display values (:func:`fit`, comparable between the blend models), the canvas
+    layers with their canvas, and the layers as the frames show them without the rest
+    (:func:`see`)."""
 
     out: torch.Tensor
     share: float
     fit: float
     layers: torch.Tensor
     canvas: object
+    seen: torch.Tensor
 
 
 def unseparated(video: torch.Tensor) -> torch.Tensor:
@@ -153,10 +155,11 @@ class MotionLayers(LayerSeparator):
         layers, canvas = solve(video, motions, model=self.config.model,
                                smooth=self.config.smooth,
                                iterations=iterations or self.config.iterations)
-        out, rest = frames_of(layers, canvas, video, model=self.config.model)
-        return Solved(out, explained(video, rest), fit(video, layers, canvas,
-                                                       model=self.config.model),
-                      layers, canvas)
+        # the warps into every frame once: the outputs, the fit and the refinement use them
+        seen = see(layers, canvas)
+        out, rest = frames_of(layers, canvas, video, model=self.config.model, seen=seen)
+        return Solved(out, explained(video, rest), fit(video, seen, model=self.config.model),
+                      layers, canvas, seen)
 
     def estimate(self, video: torch.Tensor) -> torch.Tensor:
         """Both layers' motions ``(2, T, 3, 3)`` (frame t → the middle frame)."""
@@ -175,8 +178,7 @@ class MotionLayers(LayerSeparator):
         return motions
 
     def _refine(self, video, motions, velocities, iterations: int) -> torch.Tensor:
-        solved = self.solved(video, motions, iterations)
-        seen = see(solved.layers, solved.canvas)
+        seen = self.solved(video, motions, iterations).seen
         refined = []
         for i in range(2):
             if torch.equal(motions[i], _still(video.shape[1])):

@@ -131,11 +131,13 @@ def solve(video: torch.Tensor, motions: torch.Tensor, *, model: str = "average",
 
 
 def frames_of(layers: torch.Tensor, canvas: Canvas, video: torch.Tensor, *,
-              model: str = "average") -> tuple[torch.Tensor, torch.Tensor]:
+              model: str = "average", seen: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each layer as the frames show it, with what the layers do not explain given to both
     (so the outputs still make the clip), ``(k, 3, T, H, W)`` in display values; and the
-    unexplained part ``(3, T, H, W)`` (in linear light for ``add``)."""
-    seen = see(layers, canvas)
+    unexplained part ``(3, T, H, W)`` (in linear light for ``add``). ``seen``: the
+    layers' :func:`see`, where the caller has it already."""
+    seen = see(layers, canvas) if seen is None else seen
     if model == "add":
         linear = to_linear(video)
         rest = linear - seen.sum(0)
@@ -154,12 +156,11 @@ def explained(video: torch.Tensor, rest: torch.Tensor) -> float:
     return 1.0 - float(edge_strengths(rest).pow(2).sum()) / total if total > 0 else 0.0
 
 
-def fit(video: torch.Tensor, layers: torch.Tensor, canvas: Canvas, *,
-        model: str = "average") -> float:
-    """How well the layers remake the clip, as :func:`explained` but always in display
-    values — the one figure on which the two blend models can be compared (``add``'s own
-    unexplained part is in linear light, whose darker values flatter it)."""
-    seen = see(layers, canvas)
+def fit(video: torch.Tensor, seen: torch.Tensor, *, model: str = "average") -> float:
+    """How well the layers as the frames show them (``seen``, :func:`see`'s) remake the
+    clip, as :func:`explained` but always in display values — the one figure on which the
+    two blend models can be compared (``add``'s own unexplained part is in linear light,
+    whose darker values flatter it)."""
     remade = to_display(seen.sum(0).clamp(0, 1)) if model == "add" else seen.mean(0)
     return explained(video, video - remade)
 

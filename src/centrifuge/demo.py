@@ -95,13 +95,13 @@ def run_demo(out_root="separated", *, model=None, root=None, force=False,
     other_clip = MUSIC_CLIP if audio else OTHER_CLIP
     corpus = ensure(root)  # built on a new machine's first run (one download, then cached)
     # only the seconds shown: the whole clip decoded at 352×288 is gigabytes of frames
-    frames = int(seconds * probe(corpus.path(CLIP_WITH_SOUND)).fps)
+    fps = probe(corpus.path(CLIP_WITH_SOUND)).fps
+    frames = int(seconds * fps)
     two_motion = not (audio or camera_fixed)
     v1 = _through_camera(corpus.path(CLIP_WITH_SOUND), frames,
                          HEAD_PAN if two_motion else (0.0, 0.0))
     v2 = _through_camera(corpus.path(other_clip), frames,
                          PAN if camera_fixed or two_motion else (0.0, 0.0))
-    fps = probe(corpus.path(CLIP_WITH_SOUND)).fps
     t = min(len(v1), len(v2))
     v1, v2 = v1[:t], v2[:t]
     if reflection:  # the city seen through glass that faintly reflects the still head

@@ -62,7 +62,8 @@ def part_scores(outputs: torch.Tensor, targets: torch.Tensor,
                 alpha: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per blend ``(B,)``: each part's loss and ``total`` (occluder + scene), the outputs
     matched to the layers by the lower total; and ``revealed_share``
-    (:func:`revealed_share`)."""
+    (the share of pixels × frames where the scene is covered now but shown in another
+    frame: what the yardstick asks a method to bring back)."""
     parts = regions(alpha)
     best: dict[str, torch.Tensor] | None = None
     for i, j in itertools.permutations(range(outputs.shape[1]), 2):
@@ -76,14 +77,8 @@ def part_scores(outputs: torch.Tensor, targets: torch.Tensor,
         else:
             better = s["total"] < best["total"]
             best = {k: torch.where(better, s[k], best[k]) for k in best}
-    best["revealed_share"] = revealed_share(alpha)
+    best["revealed_share"] = parts["revealed"].float().mean(dim=(1, 2, 3, 4))
     return best
-
-
-def revealed_share(alpha: torch.Tensor) -> torch.Tensor:
-    """Per blend, the share of the frame's pixels × frames where the scene is covered now
-    but shown in another frame: what the yardstick asks a method to bring back."""
-    return regions(alpha)["revealed"].float().mean(dim=(1, 2, 3, 4))
 
 
 def scene_from_other_frames(mix: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:

@@ -55,6 +55,7 @@ from centrifuge.methods.motion_layers import (
     MIN_GAP,
     MotionConfig,
     MotionLayers,
+    still_motion,
     unseparated,
 )
 from centrifuge.methods.static import PRESETS, StaticLayer
@@ -113,8 +114,8 @@ class AutoConfig:
 def still_distance(motion: torch.Tensor, frame: tuple[int, int]) -> float:
     """How far (px, RMS at the corners, the largest over frames) a layer's motion
     ``(T, 3, 3)`` carries the frame from where it stands."""
-    eye = torch.eye(3, dtype=motion.dtype).expand_as(motion)
-    return float(corner_error(motion, eye, frame).max())
+    still = still_motion(len(motion)).to(motion.dtype)
+    return float(corner_error(motion, still, frame).max())
 
 
 class AutoLayers(LayerSeparator):
@@ -189,16 +190,18 @@ class AutoLayers(LayerSeparator):
         often off), the other layer moves, and it adds edges to what the still one alone
         explains (a still clip has nothing to add). The fits go in the report."""
         quick = max(1, self.glass.config.iterations // 3)
-        eye = torch.eye(3, dtype=motions.dtype)
+        still = still_motion(video.shape[1]).to(motions.dtype)
         frame = tuple(video.shape[-2:])
+        # both motions again at the same iterations as the held-still pairs, so that the
+        # fits compare solves of one length (the full solve's fit would flatter it)
         both = self.glass.solved(video, motions, quick).fit
         fits = []
         for k in range(2):
             held = motions.clone()
-            held[k] = eye
+            held[k] = still
             fits.append(self.glass.solved(video, held, quick).fit)
         k = max(range(2), key=fits.__getitem__)
-        still_alone = self.glass.solved(video, eye.expand(1, *motions.shape[1:]), quick).fit
+        still_alone = self.glass.solved(video, still[None], quick).fit
         report["fit_held_still"] = {"neither": round(both, 3), "first": round(fits[0], 3),
                                     "second": round(fits[1], 3),
                                     "still_alone": round(still_alone, 3)}
@@ -206,7 +209,3 @@ class AutoLayers(LayerSeparator):
         # held still where it already was changes nothing: a tie is still a still layer
         return (moves and fits[k] >= both - 1e-3
                 and fits[k] - still_alone >= self.config.reflection_gain)
-
-    def take_reports(self) -> list[dict]:
-        reports, self.reports = self.reports, []
-        return reports

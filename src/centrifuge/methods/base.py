@@ -89,6 +89,11 @@ class LayerSeparator(abc.ABC):
 
     def take_reports(self) -> list[dict]:
         """What the method found in each clip since the last call (and forget it): for a
-        training-free method, e.g. whether the clip could be separated and why not; a
+        training-free method, e.g. whether the clip could be separated and why not. A
+        method that keeps a ``reports`` list (appending one per clip) hands that over; a
         method with nothing to say returns ``[]``."""
-        return []
+        reports = getattr(self, "reports", None)
+        if reports is None:
+            return []
+        self.reports = []
+        return reports

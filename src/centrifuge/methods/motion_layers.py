@@ -127,7 +127,8 @@ def unseparated(video: torch.Tensor) -> torch.Tensor:
     return video[None].expand(2, -1, -1, -1, -1).clone()
 
 
-def _still(frames: int) -> torch.Tensor:
+def still_motion(frames: int) -> torch.Tensor:
+    """The motion ``(frames, 3, 3)`` of a layer fixed to the camera: no motion at all."""
     return torch.eye(3, dtype=torch.float64).expand(frames, 3, 3).clone()
 
 
@@ -168,7 +169,7 @@ class MotionLayers(LayerSeparator):
         motions = torch.stack([guided_motion(grey, v)[0] for v in velocities])
         quick = max(1, self.config.iterations // 3)
         if self.config.candidates:
-            still = _still(video.shape[1])
+            still = still_motion(video.shape[1])
             candidates = [motions, torch.stack([motions[0], still]),
                           torch.stack([still, motions[1]])]
             shares = [self.solved(video, option, quick).share for option in candidates]
@@ -181,7 +182,7 @@ class MotionLayers(LayerSeparator):
         seen = self.solved(video, motions, iterations).seen
         refined = []
         for i in range(2):
-            if torch.equal(motions[i], _still(video.shape[1])):
+            if torch.equal(motions[i], still_motion(video.shape[1])):
                 refined.append(motions[i])  # held still: stays the candidate it won as
                 continue
             alone = video - 0.5 * seen[1 - i]  # the other layer taken away
@@ -230,8 +231,4 @@ class MotionLayers(LayerSeparator):
         report = self.verdict(video, motions, solved)
         self.reports.append(report)
         return solved.out.clamp(0, 1) if report["separated"] else unseparated(video)
-
-    def take_reports(self) -> list[dict]:
-        reports, self.reports = self.reports, []
-        return reports
 

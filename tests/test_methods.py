@@ -40,7 +40,7 @@ def test_list_models_prints_each_kind(capsys):
     assert main(["separate", "--list-models"]) == 0
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
     assert lines["static-reflection"] == "training-free"
-    assert lines["centrifuge-cpu-v3"] == "learned"
+    assert lines["c3-cpu-v1"] == "learned"
     # the default is the training-free auto, not a network
     assert lines["default"] == lines["auto"] == "training-free"
     assert create_method("default").name == "auto"
@@ -49,6 +49,8 @@ def test_list_models_prints_each_kind(capsys):
 def test_a_retired_model_says_how_to_rebuild_it():
     with pytest.raises(ModelLoadingError, match=r"no longer shipped.*centrifuge train -c cpu2"):
         create_method("centrifuge-cpu-v2")
+    with pytest.raises(ModelLoadingError, match=r"no longer shipped.*centrifuge train -c cpu3"):
+        create_method("centrifuge-cpu-v3")  # the learned default before auto
     with pytest.raises(CentrifugeError, match="unknown model 'nope'; methods: .*static-layer"):
         create_method("nope")
 

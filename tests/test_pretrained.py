@@ -13,12 +13,15 @@ from centrifuge.pretrained import PRETRAINED, WEIGHTS_DIR, list_pretrained, load
 
 
 def test_networks_are_shipped_within_30_mb():
-    assert "centrifuge-cpu-v3" in list_pretrained()
+    assert "c3-cpu-v1" in list_pretrained()
     assert "default" not in list_pretrained()  # the default is the training-free auto
     for entry in PRETRAINED.values():
         path = WEIGHTS_DIR / entry.file
         assert path.is_file()
         assert path.stat().st_size <= 30 * 2**20
+    # the wheel must stay under 40 MB, and the weights are nearly all of it (21.7 MB
+    # with c3-cpu-v1 alone; 42.1 MB while centrifuge-cpu-v3 was shipped too)
+    assert sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors")) <= 36 * 10**6
     assert (WEIGHTS_DIR / "MODEL_CARD.md").is_file()
 
 
@@ -47,11 +50,11 @@ def _changes_the_blend(model) -> None:
 
 
 def test_the_learned_network_loads_and_separates():
-    model, name = load_pretrained("centrifuge-cpu-v3")
+    model, name = load_pretrained("c3-cpu-v1")
     assert name in PRETRAINED
     _changes_the_blend(model)
     meta = model.checkpoint_metadata
-    assert meta["train_config"]["name"].startswith("cpu") and meta["metrics"]
+    assert meta["train_config"]["name"].startswith("c3") and meta["metrics"]
     assert meta["model_args"]["encoder_init"] == "kinetics400"  # the record is the truth
 
 
@@ -60,27 +63,6 @@ def test_every_shipped_model_loads_by_name():
         model, resolved = load_pretrained(name)
         assert resolved == name and model.n_outputs >= 2
         _changes_the_blend(model)
-
-
-@pytest.mark.slow
-@pytest.mark.corpus
-@pytest.mark.parametrize("blend", ["transparent", "occlusion"])
-def test_learned_quality_floor_on_unseen_val_clips(blend):
-    """What a user gets (the layers --layers 2 keeps) on real val blends, against the
-    floors below: a default that falls back to v1's level or below fails."""
-    from centrifuge.evaluate.blends import evaluate_blends
-    from centrifuge.separation.inference import Separator
-
-    sep = Separator("centrifuge-cpu-v3", segment=16, overlap=0.0, max_size=None, progress=False)
-    r = evaluate_blends(sep, blend=blend, samples=8, frames=16, size=112, progress=False)
-    assert r.product.ratio < QUALITY_FLOOR[blend], (r.oracle.ratio, r.product.ratio)
-
-
-# Product-pick ratios to Identity on these 8 blends (measured 2026-11-23): v2 1.027 /
-# 0.905, v1 1.071 / 1.365 (transparent / occlusion). Occlusion must beat doing nothing;
-# transparent is not yet below Identity for any shipped model (see the model card), so
-# its floor is "better than v1".
-QUALITY_FLOOR = {"transparent": 1.06, "occlusion": 0.95}
 
 
 def test_damaged_weights_are_refused(tmp_path, monkeypatch):
@@ -92,7 +74,7 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
         copy.write_bytes(data)
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelLoadingError, match="does not match the shipped model"):
-        load_pretrained("centrifuge-cpu-v3")
+        load_pretrained("c3-cpu-v1")
 
 
 def test_unknown_pretrained_name():

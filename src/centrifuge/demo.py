@@ -8,8 +8,8 @@
 3. separates the blend with the default method (``auto``, training-free) into the two
    layers ``centrifuge separate --layers 2`` keeps (what a user gets), at most
    :data:`MOTION_MAX_SIZE` px on the longer side (the joint solve is the slow part, and
-   the layers come back at the full size); ``-n centrifuge-cpu-v3`` shows the learned
-   network on the same blend;
+   the layers come back at the full size); ``-n`` runs another method, or a checkpoint
+   of a learned network, on the same blend;
 4. puts the blend and the two ground-truth clips beside the outputs and prints a table:
    Identity loss, the best trivial answer's (the blend beside a flat colour or a blur),
    the method's (PIT over the two kept layers), PSNR of each recovered layer, time.

@@ -31,7 +31,7 @@ def _randomise_masks(model):
 
 
 def test_masks_are_a_softmax_and_gate_their_channel_group():
-    model = create_model("c2_tiny", n_outputs=2, n_layers=3).eval()
+    model = create_model("c2_tiny", n_outputs=2, n_masks=3).eval()
     _randomise_masks(model)
     with torch.no_grad():
         d = model.forward_dict(torch.rand(2, 3, 8, 32, 32))
@@ -85,7 +85,7 @@ def test_uniform_masks_leave_the_encoder_unchanged_and_no_masking_has_no_masks()
 
 @pytest.mark.parametrize("residual", [False, True])
 def test_outputs_are_the_beta_composition_of_the_layers(residual):
-    model = create_model("c2_tiny", n_outputs=3, n_layers=2, residual=residual).eval()
+    model = create_model("c2_tiny", n_outputs=3, n_masks=2, residual=residual).eval()
     with torch.no_grad():
         model.net.decoder.head.weight.normal_(0, 0.1)  # residual heads start at zero
         model.beta_head.weight.normal_(0, 1.0)
@@ -243,7 +243,7 @@ def test_c3_checkpoint_round_trip(tmp_path):
 def test_internals_figure_lays_out_fig_6(tmp_path):
     from centrifuge.evaluate.figures import internals_figure
 
-    model = create_model("c2_tiny", n_outputs=2, n_layers=3)
+    model = create_model("c2_tiny", n_outputs=2, n_masks=3)
     model.model_name = "c2_tiny"
     sheet = internals_figure(model, torch.rand(3, 8, 32, 48))
     assert sheet.size == (4 * 48, 3 * (32 + 14))  # (m + 1) columns, (n + 1) rows
@@ -268,3 +268,17 @@ def test_train_only_the_control_regressor():
     with pytest.raises(ConfigError, match="has no part 'decoder'"):
         CentrifugeModule("c3_tiny", {"n_outputs": 2, **AUDIO},
                          {**optim, "train_only": ["decoder"]})
+
+
+def test_the_number_of_masks_keeps_its_old_name_for_old_checkpoints():
+    """C2's m is ``n_masks``; ``n_layers``, its name until 2026-12-07, is still read (the
+    shipped c3-cpu-v1 stores it), and giving both is one clear line."""
+    from centrifuge.pretrained import load_pretrained
+
+    old = create_model("c2_tiny", n_outputs=2, n_layers=3)
+    assert old.config.n_masks == 3 and "n_layers" not in old.config.to_dict()
+    assert old.config.to_dict()["n_masks"] == 3  # new checkpoints write the new name
+    with pytest.raises(ConfigError, match="same setting"):
+        create_model("c2_tiny", n_layers=3, n_masks=2)
+    model, _ = load_pretrained("c3-cpu-v1")
+    assert model.checkpoint_metadata["model_args"]["n_layers"] == model.config.n_masks == 2

@@ -32,9 +32,17 @@ def check_n_outputs(n) -> None:
 
 def config_from_mapping(cls, d: dict):
     """A model config dataclass ``cls`` from a mapping (a checkpoint's or the user's
-    arguments); unknown names are one line listing the valid ones."""
+    arguments); unknown names are one line listing the valid ones. Names a config has
+    renamed (its ``RENAMED``, old → new) are read under the new name, so checkpoints
+    written before a rename still load."""
     if not isinstance(d, dict):
         raise ConfigError(f"model arguments must be a mapping, got {type(d).__name__}")
+    for old, new in getattr(cls, "RENAMED", {}).items():
+        if old in d:
+            if new in d:
+                raise ConfigError(f"model arguments {old} and {new} are the same setting "
+                                  f"({old} is its old name); give only {new}")
+            d = {**{k: v for k, v in d.items() if k != old}, new: d[old]}
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
     if unknown:

@@ -35,6 +35,7 @@ adds ``masks (B, m, T, H, W)``, ``layers (B, m, 3, T, H, W)`` and ``beta (B, n, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -64,22 +65,27 @@ class CompositionalConfig(CentrifugeConfig):
     """:class:`CentrifugeConfig` plus C2's knobs.
 
     Attributes:
-        n_layers: m, the number of masks and of layers (default: n_outputs).
+        n_masks: m, the number of masks, each making one internal layer that the
+            composition module mixes into the n outputs (default: n_outputs). It was
+            ``n_layers`` until 2026-12-07 — a fifth name beside ``--layers``, ``n_kept``,
+            a method's ``n_layers`` and ``n_outputs``, and the only one that does not
+            mean output layers; checkpoints with the old name still load (``RENAMED``).
         gated_levels: I3D endpoints whose features are gated (default: see
             :func:`default_gated_levels`; ``[]``: no masking).
     """
 
-    n_layers: int | None = None
+    n_masks: int | None = None
     gated_levels: tuple[str, ...] | None = None
+    RENAMED: ClassVar[dict[str, str]] = {"n_layers": "n_masks"}
 
     def __post_init__(self):
         super().__post_init__()
-        if self.n_layers is None:
-            self.n_layers = self.n_outputs
-        if (not isinstance(self.n_layers, int) or isinstance(self.n_layers, bool)
-                or not 1 <= self.n_layers <= MAX_OUTPUTS):
-            raise ConfigError(f"n_layers must be an integer from 1 to {MAX_OUTPUTS}, "
-                              f"got {self.n_layers!r}")
+        if self.n_masks is None:
+            self.n_masks = self.n_outputs
+        if (not isinstance(self.n_masks, int) or isinstance(self.n_masks, bool)
+                or not 1 <= self.n_masks <= MAX_OUTPUTS):
+            raise ConfigError(f"n_masks must be an integer from 1 to {MAX_OUTPUTS}, "
+                              f"got {self.n_masks!r}")
         if self.gated_levels is None:
             self.gated_levels = default_gated_levels(self.endpoint)
         if isinstance(self.gated_levels, str) or not isinstance(self.gated_levels,
@@ -126,7 +132,7 @@ class LayerNet(nn.Module):
         self.encoder = InceptionI3d(config.endpoint, width=config.width,
                                     bn_momentum=config.bn_momentum)
         self.decoder = UNetDecoder(
-            self.encoder.channels, config.endpoint, config.decoder_channels, config.n_layers,
+            self.encoder.channels, config.endpoint, config.decoder_channels, config.n_masks,
             input_channels=3 if config.input_skip else 0, extra_channels=extra_channels,
             bn_momentum=config.bn_momentum,
         )
@@ -139,7 +145,7 @@ class Compositional(LayerModel):
 
     def __init__(self, config: CompositionalConfig, extra_channels: int = 0):
         super().__init__(config)
-        m, n = config.n_layers, config.n_outputs
+        m, n = config.n_masks, config.n_outputs
         self.net = LayerNet(config, extra_channels)
         channels = self.net.encoder.channels
         self.mask_head = None
@@ -181,7 +187,7 @@ class Compositional(LayerModel):
         c = self.config
         raw = self.net.decoder(features, video, extra).float()  # (B, m, 3, T, H, W)
         pooled = features[c.endpoint].float().mean(dim=(2, 3, 4))
-        beta = torch.softmax(self.beta_head(pooled).view(-1, c.n_outputs, c.n_layers), -1)
+        beta = torch.softmax(self.beta_head(pooled).view(-1, c.n_outputs, c.n_masks), -1)
         # In fp32 (see Centrifuge._forward): small corrections must survive the sum.
         mixed = torch.einsum("bij,bj...->bi...", beta, raw)
         if c.residual:
@@ -201,7 +207,7 @@ class Compositional(LayerModel):
     def full_masks(self, masks: torch.Tensor | None, video: torch.Tensor) -> torch.Tensor:
         """Masks at the input's resolution (uniform 1/m without masking), for display."""
         b, _, t, h, w = video.shape
-        m = self.config.n_layers
+        m = self.config.n_masks
         if masks is None:
             return torch.full((b, m, t, h, w), 1 / m, device=video.device)
         return F.interpolate(masks, size=(t, h, w), mode="trilinear", align_corners=False)

@@ -167,6 +167,29 @@ def test_two_motion_pairs_are_seeded_and_carry_their_true_motions(tmp_path):
     assert any(k.startswith("pan") for k in kinds)
 
 
+def test_two_motion_pairs_with_sound_carry_the_first_clips_sound(tmp_path):
+    """``audio=True``: V¹ is drawn among the clips with sound and its sound comes along,
+    covering the clip's frames (``benchmarks/sound_pick.py``'s blends); the silent clip
+    is never V¹."""
+    from centrifuge.io.audio import SAMPLE_RATE
+
+    rng = np.random.default_rng(0)
+    for i, loud in enumerate((True, False)):
+        pic = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+        pic = np.asarray(Image.fromarray(pic).resize((160, 120), Image.BICUBIC))
+        t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+        sound = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32) if loud else None
+        write_video(tmp_path / f"v{i}.mp4", np.repeat(pic[None], 20, 0), fps=10, audio=sound)
+    data = TwoMotionPairs(folder_entries(tmp_path), 3, frames=10, size=32, seed=3, audio=True)
+    for item in (data[i] for i in range(3)):
+        assert item["meta"]["source1"] == "v0.mp4"
+        wave = item["sound"]
+        assert abs(len(wave) - SAMPLE_RATE) <= 1  # 10 frames at 10 fps: one second
+        assert 0.15 < float(np.sqrt(np.mean(wave**2))) < 0.25  # the tone, not silence
+    assert "sound" not in TwoMotionPairs(folder_entries(tmp_path), 1, frames=10, size=32,
+                                         seed=3)[0]
+
+
 def test_cameras_stay_inside_their_wide_frame():
     rng = np.random.default_rng(1)
     for frames, size in [(8, 16), (32, 64), (32, 112)]:

@@ -102,11 +102,12 @@ class TwoMotionPairs(Dataset):
     """``samples`` blends of ``entries``' clips, each through its own camera (module doc)."""
 
     def __init__(self, entries: list[VideoEntry], samples: int, *, frames: int, size: int,
-                 seed: int, reflection: bool = False):
+                 seed: int, reflection: bool = False, audio: bool = False):
         if frames < 2:
             raise ValueError(f"two-motion blends need at least 2 frames, got {frames}")
         self.samples, self.frames, self.size, self.seed = samples, frames, size, seed
         self.reflection = reflection
+        self.audio = audio
         self.side = size + 2 * margin(frames, size)
         self.wide = ClipSampler(entries, frames=frames, crop=self.side, train=False,
                                 cache=True)
@@ -123,18 +124,21 @@ class TwoMotionPairs(Dataset):
         if not 0 <= index < self.samples:
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, index])
-        c1 = self.wide.sample(rng)
+        c1 = self.wide.sample(rng, audio=self.audio)
         c2 = self.wide.sample(rng, exclude=c1.entry.scene)
         still = int(rng.integers(2)) if rng.random() < STILL_SHARE else None
         p1, k1 = draw_camera(rng, self.frames, self.size, self.side, still=still == 0)
         p2, k2 = draw_camera(rng, self.frames, self.size, self.side, still=still == 1)
         v1, v2 = self._view(c1.frames, p1), self._view(c2.frames, p2)
         v1, v2, mix, alpha = glass_or_overlay(v1, v2, rng, self.reflection)
-        return {
+        item = {
             "mix": mix, "v1": v1, "v2": v2, "alpha": alpha,
             "motion1": relative_motion(p1), "motion2": relative_motion(p2),
             "meta": {"index": index, "blend": TWO_MOTION_REFLECTION if self.reflection
                      else TWO_MOTION, "source1": c1.entry.source, "start1": c1.start,
                      "source2": c2.entry.source, "start2": c2.start,
-                     "camera1": k1, "camera2": k2},
+                     "camera1": k1, "camera2": k2, "fps": c1.fps},
         }
+        if self.audio:
+            item["sound"] = c1.audio
+        return item

@@ -26,7 +26,9 @@ Per clip (a segment of ``centrifuge separate``):
    still (Identity) compete first; on train that cost more than it gained.
 
 The outputs are each layer as the frames show it, with what the layers do not explain
-(a person walking, compression) given to both, so they still make the clip. Each clip
+(a person walking, compression) shared out so that they still make the clip — an
+overlay's to the layer with the stronger edges there
+(:func:`~centrifuge.ops.layer_solve.edge_shares`). Each clip
 leaves a report in :attr:`MotionLayers.reports`: how far apart the motions are (px) and
 the share of the clip's edges the layers explain; where the motions do not differ
 (:data:`MIN_GAP`) the layers are no separation, and the report says so.

@@ -42,10 +42,11 @@ def test_evaluate_offers_every_blend_the_evaluator_scores():
 
     from centrifuge.cli import get_parser
     from centrifuge.evaluate.blends import BLENDS
+    from centrifuge.evaluate.moving_occluder import MOVING_OCCLUDER
 
     sub = next(a for a in get_parser()._actions if isinstance(a, argparse._SubParsersAction))
     blend = next(a for a in sub.choices["evaluate"]._actions if a.dest == "blend")
-    assert tuple(blend.choices) == BLENDS
+    assert tuple(blend.choices) == (*BLENDS, MOVING_OCCLUDER)
 
 
 def test_console_script_runs():

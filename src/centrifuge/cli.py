@@ -232,13 +232,14 @@ def add_evaluate(sub) -> None:
                    "--list-models` or a checkpoint (default: default = auto)")
     p.add_argument("--blend", nargs="+", choices=["transparent", "occlusion", "camera-fixed",
                                                   "camera-fixed-reflection", "two-motion",
-                                                  "two-motion-reflection"],
+                                                  "two-motion-reflection",
+                                                  "moving-occluder"],
                    default=["transparent", "occlusion"],
                    help="camera-fixed: one clip as it is, the other panning past it (motion "
                         "is the cue, so give it 16+ --frames); camera-fixed-reflection: the "
                         "fixed one as a faint reflection in glass; two-motion: each clip "
                         "through its own camera; two-motion-reflection: the same, the first "
-                        "a faint reflection")
+                        "a faint reflection; moving-occluder: a fence, drops or blobs over a clip")
     p.add_argument("--samples", type=cli_args.positive_int, default=64)
     p.add_argument("--frames", type=cli_args.at_least(4), default=32)
     p.add_argument("--size", type=cli_args.at_least(16), default=112)

@@ -22,12 +22,22 @@ def run_evaluate(args) -> int:
               "precision_reason": sep.precision_reason}
     if sep.takes_audio:
         return _evaluate_control(sep, args, header)
+    from centrifuge.evaluate import moving_occluder as mo
+
+    blends = [b for b in args.blend if b != mo.MOVING_OCCLUDER]
     results = [evaluate_blends(sep, blend=b, samples=args.samples, frames=args.frames,
                                size=args.size, root=args.root, split=args.split)
-               for b in args.blend]
-    print(format_results(results, sep.method.name, args.split, rules=args.rules))
+               for b in blends]
+    occluder = (mo.evaluate_moving_occluder(sep, samples=args.samples, frames=args.frames,
+                                            size=args.size, root=args.root, split=args.split)
+                if mo.MOVING_OCCLUDER in args.blend else None)
+    if results:
+        print(format_results(results, sep.method.name, args.split, rules=args.rules))
+    if occluder is not None:
+        print(mo.format_moving_occluder(occluder, sep.method.name))
     if args.json:
-        payload = {**header, "results": [as_dict(r) for r in results]}
+        payload = {**header, "results": [as_dict(r) for r in results]
+                   + ([mo.as_dict(occluder)] if occluder is not None else [])}
         write_text_atomic(args.json, json.dumps(payload, indent=1))
     return 0
 

@@ -22,6 +22,7 @@ from centrifuge.methods.auto import AutoConfig, AutoLayers
 from centrifuge.methods.base import LayerSeparator
 from centrifuge.methods.learned import LearnedSeparator
 from centrifuge.methods.motion_layers import MotionConfig, MotionLayers
+from centrifuge.methods.occluder import OccluderConfig, OccluderRemoval
 from centrifuge.methods.static import PRESETS, StaticConfig, StaticLayer
 
 
@@ -85,6 +86,14 @@ register_method("auto", AUTO_SUMMARY,
 register_method("auto_layers", "auto with your own settings (margin, reflection_gain, "
                 "still_px, still_lead)",
                 _custom(AutoLayers, AutoConfig, "auto_layers"))
+OCCLUDER_SUMMARY = ("an occluder in front of the scene that moves differently from it (a "
+                    "fence, drops or dirt on a window, a railing) taken away: the scene, "
+                    "the occluder and its matte (layer_2); no training")
+register_method("occluder", OCCLUDER_SUMMARY,
+                _preset(OccluderRemoval, "occluder", OccluderConfig(), OCCLUDER_SUMMARY,
+                        "occluder_removal", "rounds=3"))
+register_method("occluder_removal", "occluder with your own settings (rounds)",
+                _custom(OccluderRemoval, OccluderConfig, "occluder_removal"))
 # What runs when no method is named (`centrifuge separate clip.mp4`, Separator()).
 DEFAULT = "auto"
 

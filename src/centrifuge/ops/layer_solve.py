@@ -50,6 +50,7 @@ class Canvas:
 
     size: tuple[int, int]
     grids: torch.Tensor  # (k, T, H, W, 2) sampling grids, frame pixel → canvas
+    to_canvas: torch.Tensor | None = None  # (k, T, 3, 3) float64, frame pixel → canvas pixel
 
 
 def make_canvas(motions: torch.Tensor, frame: tuple[int, int], pad: float = 0.5) -> Canvas:
@@ -66,7 +67,7 @@ def make_canvas(motions: torch.Tensor, frame: tuple[int, int], pad: float = 0.5)
     to_canvas = shift @ motions.double()  # frame pixel → canvas pixel
     grids = torch.stack([sampling_grid(to_canvas[i], frame, size, torch.float32)
                          for i in range(k)])
-    return Canvas(size, grids)
+    return Canvas(size, grids, to_canvas)
 
 
 def see(layers: torch.Tensor, canvas: Canvas) -> torch.Tensor:

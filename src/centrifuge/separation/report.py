@@ -88,7 +88,8 @@ def render_report(folder: Path, summary: dict) -> str:
         videos.append(_figure(f"selected by the sound: model output "
                               f"{control['selected_output']}", control["file"]))
     for name, info in layers.items():
-        label = f"{name} (model output {info['model_output']})"
+        label = f"{name} (model output {info['model_output']}"
+        label += f": the {info['holds']})" if info.get("holds") else ")"
         videos.append(_figure(label, name if name.endswith(".mp4") else None))
     stats = _table(["layer", "model output", "mean RGB", "std", "mean |layer − input|"],
                    [[k, v["model_output"], ", ".join(f"{c:.3f}" for c in v["mean_rgb"]),

@@ -34,7 +34,8 @@ def build_summary(separator, path: Path, info, size, encoder, *, kept: list[int]
                      "precision_reason": separator.precision_reason,
                      "max_size": separator.max_size, "processed_size": [w, h],
                      "layers": n_kept, "format": fmt, "mosaic": mosaic},
-        "layers": {names[new]: {"model_output": old, **stats[old]}
+        "layers": {names[new]: {"model_output": old, **_holds(separator.method, old),
+                                **stats[old]}
                    for new, old in enumerate(kept)},
         "selection": {"kept_outputs": kept, "rule": "all" if len(kept) == n else select,
                       "distance": [[round(float(v), 5) for v in row]
@@ -85,3 +86,10 @@ def format_result(result) -> str:
                      f"(control scores {c['scores']}, lowest wins)"
                      + (f": {c['file']}" if c["file"] else ""))
     return "\n".join(lines)
+
+
+def _holds(method, output: int) -> dict:
+    """What an output is, for a method that names its outputs (``occluder``: scene,
+    occluder, matte)."""
+    labels = getattr(method, "labels", ())
+    return {"holds": labels[output]} if output < len(labels) else {}

@@ -5,7 +5,8 @@
 
 The scores are `centrifuge evaluate -n occluder --blend moving-occluder` (the model card).
 Each sheet row: the blend | the scene found | the matte found | the true scene | the true
-matte, at one frame (shown 3× with nearest pixels), with the blend's scene ratio to Identity and the matte's IoU.
+matte, at one frame (shown 3× with nearest pixels), with the blend's scene ratio to
+Identity and the matte's IoU.
 """
 
 from __future__ import annotations

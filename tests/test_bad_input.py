@@ -232,7 +232,9 @@ sys.exit(main(["separate", sys.argv[2], "-o", sys.argv[3], "-n", "static-layer",
 """
 
 
-@pytest.mark.parametrize("guard", ["guarded", "unguarded"])
+# the unguarded case (10 s: the allocator really runs out) runs with the slow tests; the
+# guarded one keeps the quick suite on the same code
+@pytest.mark.parametrize("guard", ["guarded", pytest.param("unguarded", marks=pytest.mark.slow)])
 def test_running_out_of_memory_is_one_line_and_leaves_nothing(tmp_path, guard):
     import subprocess
 

@@ -75,6 +75,16 @@ class LayerSeparator(abc.ABC):
                 f"{self.name} needs frames of at least {self.min_side}×{self.min_side} "
                 f"pixels; this video is {width}×{height}")
 
+    def too_small(self, video: torch.Tensor) -> dict | None:
+        """The report of a clip ``(3, t, H, W)`` too short or too small for this method to
+        see motion in (under ``min_frames`` / ``min_side``; a video's last segment can be),
+        else None."""
+        t, h, w = video.shape[1:]
+        if t < self.min_frames or min(h, w) < self.min_side:
+            return {"frames": t, "separated": False,
+                    "why": f"a clip of {t} frames of {w}×{h} is too small to see motion in"}
+        return None
+
     def describe(self) -> dict:
         """What the method is, for ``summary.json``, the report and ``--list-models``; a
         method whose ``config`` is a settings dataclass lists its settings too."""

@@ -214,14 +214,6 @@ class MotionLayers(LayerSeparator):
                 "explained_by_one_motion": round(alone, 3), "separated": why is None,
                 "why": why}
 
-    def too_small(self, video: torch.Tensor) -> dict | None:
-        """The report of a clip too short or too small to see motion in, else None."""
-        t, h, w = video.shape[1:]
-        if t < self.min_frames or min(h, w) < self.min_side:
-            return {"frames": t, "separated": False,
-                    "why": f"a clip of {t} frames of {w}×{h} is too small to see motion in"}
-        return None
-
     def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         video = video.float()
         small = self.too_small(video)

@@ -4,12 +4,13 @@ dirt on a window this way).
 
 Per clip (a segment of ``centrifuge separate``):
 
-1. **Both motions**, as ``motion-layers`` finds them (phase correlation summed over the
-   clip, then guided tracking: :meth:`~centrifuge.methods.motion_layers.MotionLayers.
-   estimate` without its α = ½ refinement, which assumes an overlay).
-2. **Which is the occluder**: both ways round are solved
-   (:func:`~centrifuge.ops.matte.solve_occlusion`); the one whose scene, occluder and
-   matte remake the clip better (L1) wins.
+1. **Both velocities** by the clip's summed phase correlation and each layer's motion by
+   guided tracking, as ``motion-layers`` starts (without its α = ½ refinement, which
+   assumes an overlay), keeping only the points that follow each velocity's guess.
+2. **Both ways round** solved (:func:`~centrifuge.ops.matte.solve_occlusion`), each with
+   its motions refined against what the solve found (:meth:`OccluderRemoval._solve`);
+   the stronger velocity is taken for the occluder unless the other way remakes the clip
+   clearly better (:data:`SWAP`).
 3. The outputs, in a fixed order: **0 the scene** (the clip where it shows the scene, the
    frames where the occluder has moved away where it covers it), **1 the occluder** over
    black (α O), **2 its matte** α (grey: white where the occluder is).
@@ -30,7 +31,7 @@ import torch
 
 from centrifuge.errors import ConfigError
 from centrifuge.methods.base import LayerSeparator
-from centrifuge.methods.motion_layers import GAP, MIN_FRAMES, MIN_GAP, MotionConfig, MotionLayers
+from centrifuge.methods.motion_layers import GAP, MIN_FRAMES, MIN_GAP
 from centrifuge.models.base import config_from_mapping
 from centrifuge.ops.layer_solve import motion_gap
 from centrifuge.ops.matte import nudged_motion, solve_occlusion
@@ -88,12 +89,12 @@ class OccluderRemoval(LayerSeparator):
         self.config = config or OccluderConfig()
         self.name = name
         self.summary = summary or "an occluder moving differently from the scene (occluder)"
-        self.motion = MotionLayers(MotionConfig(rounds=0))
         self.reports: list[dict] = []
 
-    @staticmethod
-    def unseparated(video: torch.Tensor) -> torch.Tensor:
-        """The clip as the scene, no occluder, an empty matte."""
+    def unseparated(self, video: torch.Tensor, report: dict) -> torch.Tensor:
+        """The clip as the scene, no occluder, an empty matte; ``report`` (saying why)
+        kept."""
+        self.reports.append(report)
         return torch.stack([video, torch.zeros_like(video), torch.zeros_like(video)])
 
     def _solve(self, video, grey, motions, velocities, scene: int):
@@ -113,10 +114,9 @@ class OccluderRemoval(LayerSeparator):
 
     def separate_clip(self, video: torch.Tensor, spec: torch.Tensor | None = None):
         video = video.float()
-        small = self.motion.too_small(video)
+        small = self.too_small(video)
         if small is not None:
-            self.reports.append(small)
-            return self.unseparated(video)
+            return self.unseparated(video, small)
         grey = to_grey(video)
         velocities, _ = clip_velocities(grey, 2, GAP)
         motions = torch.stack([guided_motion(grey, v, near=NEAR_GUESS)[0] for v in velocities])
@@ -127,8 +127,7 @@ class OccluderRemoval(LayerSeparator):
             report.update(separated=False, why=(
                 f"the two motions differ by {gap:.1f} px, under {MIN_GAP} px: an occluder that "
                 "never moves against the scene cannot be told from it"))
-            self.reports.append(report)
-            return self.unseparated(video)
+            return self.unseparated(video, report)
         tries = [self._solve(video, grey, motions, velocities, i) for i in range(2)]
         errors = [float((o.remade - video).abs().mean()) for o, _ in tries]
         # an occluder is rigid and sharp where a real scene is neither quite, so its
@@ -145,8 +144,7 @@ class OccluderRemoval(LayerSeparator):
             report.update(separated=False, why=(
                 f"the occluder found covers {cover:.1%} of the frames: there is no occluder "
                 "moving differently from the scene here"))
-            self.reports.append(report)
-            return self.unseparated(video)
+            return self.unseparated(video, report)
         report.update(separated=True, why=None)
         self.reports.append(report)
         matte = found.matte.expand(3, -1, -1, -1)

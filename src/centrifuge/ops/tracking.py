@@ -40,12 +40,10 @@ def to_grey(video: torch.Tensor, gain: float = 1.0) -> np.ndarray:
     return (grey.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
-def _corners(frame: np.ndarray, count: int = 500,
-             mask: np.ndarray | None = None) -> np.ndarray | None:
+def _corners(frame: np.ndarray, count: int = 500) -> np.ndarray | None:
     h, w = frame.shape
     pts = cv2.goodFeaturesToTrack(frame, maxCorners=count, qualityLevel=0.005,
-                                  minDistance=max(3, min(h, w) // 40), blockSize=5,
-                                  mask=None if mask is None else mask.astype(np.uint8))
+                                  minDistance=max(3, min(h, w) // 40), blockSize=5)
     return None if pts is None else pts.astype(np.float32)
 
 
@@ -112,27 +110,26 @@ def clip_velocities(frames: np.ndarray, k: int = 2, gap: int = 4) -> tuple[np.nd
     return vel, height
 
 
-def guided_motion(frames: np.ndarray, velocity, mask: np.ndarray | None = None,
-                  near: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def guided_motion(frames: np.ndarray, velocity, near: float | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(T, 3, 3)`` motions (frame t → reference) of the layer moving at ``velocity``
     (dx, dy) px per frame, and ``(T,)`` the share of the reference's corners that agree:
     the velocity, carried to the reference (a point of frame t is ``(r − t)·velocity``
     away there), guides Lucas–Kanade from the reference's corners into each frame; points
     of the other layer do not follow the guess and fall out as outliers of the fit.
-    ``mask`` ``(H, W)`` bool: track only the reference's corners there (where the layer
-    shows, when that is known). ``near`` (px): keep only the points that land within that
-    of the guess — where the other layer holds most corners (a thin fence over a
-    textured scene), its points would otherwise be the majority the fit follows."""
+    ``near`` (px): keep only the points that land within that of the guess — where the
+    other layer holds most corners (a thin fence over a textured scene), its points would
+    otherwise be the majority the fit follows."""
     r = (len(frames) - 1) // 2
     dx, dy = (float(v) for v in velocity)
     guesses = [np.array([[1, 0, (r - t) * dx], [0, 1, (r - t) * dy], [0, 0, 1.0]])
                for t in range(len(frames))]
-    return _against_reference(frames, guesses, r, mask, near)
+    return _against_reference(frames, guesses, r, near)
 
 
 def _against_reference(frames: np.ndarray, guesses: list[np.ndarray], r: int,
-                       mask: np.ndarray | None = None, near: float | None = None):
-    ref_pts = _corners(frames[r], mask=mask)
+                       near: float | None = None):
+    ref_pts = _corners(frames[r])
     motions = [h / h[2, 2] for h in guesses]
     agree = np.zeros(len(frames))
     agree[r] = 1.0
@@ -155,16 +152,14 @@ def _against_reference(frames: np.ndarray, guesses: list[np.ndarray], r: int,
     return torch.from_numpy(np.stack(motions)), torch.from_numpy(agree)
 
 
-def aligned_motion(frames: np.ndarray, motions: torch.Tensor,
-                   mask: np.ndarray | None = None) -> torch.Tensor:
+def aligned_motion(frames: np.ndarray, motions: torch.Tensor) -> torch.Tensor:
     """``motions`` ``(T, 3, 3)`` (frame t → reference) refined by direct alignment: each
-    frame's affine warp from the reference that best matches the reference's pixels in
-    ``mask`` (the layer's own, where known) by enhanced correlation (OpenCV ECC), from the
-    current motion; a frame where it does not converge keeps its motion. Feature tracks
-    need corners, which a thin fence or a smooth blob barely has; ECC uses every pixel."""
+    frame's affine warp from the reference that best matches it by enhanced correlation
+    (OpenCV ECC), from the current motion; a frame where it does not converge keeps its
+    motion. Feature tracks need corners, which a smooth layer barely has; ECC uses every
+    pixel. (No mask: OpenCV 5.1's masked ECC ended in NaN on a fence's thin mask.)"""
     r = (len(frames) - 1) // 2
     template = frames[r].astype(np.float32)
-    inside = None if mask is None else mask.astype(np.uint8)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
     out = motions.double().numpy().copy()
     for t in range(len(frames)):
@@ -173,7 +168,7 @@ def aligned_motion(frames: np.ndarray, motions: torch.Tensor,
         warp = np.linalg.inv(out[t])[:2].astype(np.float32)  # reference → frame t
         try:
             _, warp = cv2.findTransformECC(template, frames[t].astype(np.float32), warp,
-                                           cv2.MOTION_AFFINE, criteria, inside, 3)
+                                           cv2.MOTION_AFFINE, criteria, None, 3)
         except cv2.error:
             continue
         out[t] = np.linalg.inv(np.vstack([warp.astype(np.float64), [0, 0, 1]]))

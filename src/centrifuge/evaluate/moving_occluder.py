@@ -26,11 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from centrifuge.data.entries import make_entries
 from centrifuge.data.occluders import MOVING_OCCLUDER, MovingOccluderPairs
+from centrifuge.evaluate.baselines import blur, mean_colour
 from centrifuge.evaluate.occlusion import masked_loss
 from centrifuge.ops.matte import solve_occlusion
 
@@ -54,12 +54,6 @@ class OccluderEval:
         return self.scores[answer]["scene"] / ident if ident > 0 else float("nan")
 
 
-def _blur(video: torch.Tensor) -> torch.Tensor:
-    c, t, h, w = video.shape
-    x = video.permute(1, 0, 2, 3)
-    return F.avg_pool2d(x, 5, 1, 2, count_include_pad=False).permute(1, 0, 2, 3)
-
-
 def _answers(method, outputs: torch.Tensor, item: dict):
     """``(name, scene (3, T, H, W), matte (1, T, H, W) or None)`` per answer."""
     mix, seen = item["mix"], item["scene_seen"]
@@ -72,8 +66,10 @@ def _answers(method, outputs: torch.Tensor, item: dict):
     matte = outputs[labels.index("matte")][:1] if "matte" in labels else None
     yield "method", scene, matte
     yield "identity", mix, None
-    yield "blend blurred", _blur(mix), None
-    yield "mean colour", mix.mean((1, 2, 3), keepdim=True).expand_as(mix), None
+    # the trivial answers' second outputs (evaluate/baselines.py; a 5-px blur: the scene
+    # wants its detail back, not the low frequencies a 15-px one keeps)
+    yield "blend blurred", blur(mix[None], size=5)[0, 1], None
+    yield "mean colour", mean_colour(mix[None])[0, 1], None
     yield "median of frames", mix.median(1, keepdim=True).values.expand_as(mix), None
     told = solve_occlusion(mix, item["motion2"], item["motion1"])
     yield "told motions", told.scene, told.matte

@@ -135,7 +135,7 @@ class OccluderRemoval(LayerSeparator):
         # the second; the other way round wins only where it remakes the clip clearly
         # better (train, 24 blends: the peak order is right in 22, the lower L1 in 18)
         best = 0 if errors[0] < (1 - SWAP) * errors[1] else 1
-        found, self.motions = tries[best]  # (scene, occluder): kept for the benchmark
+        found = tries[best][0]
         cover = float((found.matte > 0.5).float().mean())
         report.update(scene_motion=best, covered=round(cover, 3),
                       remade_l1=round(errors[best], 4), other_way_l1=round(errors[1 - best], 4),

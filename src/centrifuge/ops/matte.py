@@ -75,8 +75,9 @@ FINE = 1
 class Occlusion:
     """What :func:`solve_occlusion` finds, as the frames show it: the scene ``(3, T, H, W)``
     (the clip where it shows the scene, the solve where the occluder covers it), the
-    occluder over black (``α O``), the matte ``(1, T, H, W)``, and ``seen`` — the share of
-    pixels × frames whose scene point some frame shows."""
+    occluder over black (``α O``), the matte ``(1, T, H, W)``, the clip they remake
+    (``remade``), ``seen`` — the share of pixels × frames whose scene point some frame
+    shows — and what :func:`nudged_motion` refines the occluder's motion from."""
 
     scene: torch.Tensor
     occluder: torch.Tensor

@@ -12,7 +12,7 @@ from centrifuge.data.entries import folder_entries
 from centrifuge.data.occluders import MovingOccluderPairs
 from centrifuge.errors import ConfigError
 from centrifuge.evaluate.moving_occluder import _answers, _iou
-from centrifuge.io import write_video
+from centrifuge.io import frames_to_tensor, write_video
 from centrifuge.methods import create_method
 from centrifuge.ops.homography import sample, translation
 from centrifuge.ops.matte import solve_occlusion
@@ -174,9 +174,29 @@ def test_moving_occluder_blends_are_seeded_and_know_what_the_scene_shows(tmp_pat
         assert seen[al <= 0.5].float().mean() > 0.97
         assert seen.float().mean() > 0.8
         kinds.add(item["meta"]["occluder"])
-    assert kinds == {"grid", "drops", "blobs"}
+    assert kinds == {"grid", "drops", "blobs", "supervoxels"}
     with pytest.raises(IndexError):
         data[6]
+
+
+def test_a_supervoxel_occluder_is_a_foreground_clip_cut_along_its_supervoxels():
+    """The supervoxels kind: the foreground clip's own frame at each time, inside whole
+    supervoxels covering a fifth to a third of the clip."""
+    from centrifuge.data.occluders import COVER, MOST, _supervoxels
+    from centrifuge.data.superpixels import supervoxels
+
+    rng = np.random.default_rng(3)
+    pic = (rng.random((12, 12, 3)) * 255).astype(np.uint8)
+    pic = np.asarray(Image.fromarray(pic).resize((96, 96), Image.BICUBIC))
+    clip = np.stack([np.roll(pic, 2 * t, 1)[:48, :48] for t in range(10)])  # a pan
+    colour, alpha = _supervoxels(np.random.default_rng(1), clip, 32)
+    assert torch.equal(colour, frames_to_tensor(clip).permute(1, 0, 2, 3))
+    inside = alpha > 0.5
+    assert COVER - 0.02 <= float(inside[:, 8:40, 8:40].float().mean()) <= MOST + 0.02
+    labels = torch.from_numpy(supervoxels(clip, time_step=1, work_size=48))
+    shares = [float(inside[labels == k].float().mean()) for k in labels.unique()]
+    assert all(s < 0.15 or s > 0.85 for s in shares), shares  # whole supervoxels, soft edges
+    assert sum(s > 0.85 for s in shares) >= 2  # more than one of them
 
 
 def test_the_yardstick_scores_the_scene_and_matte_an_answer_names():

@@ -10,7 +10,12 @@ through another — in one blend of three one of the two is still:
 * ``grid`` — a fence: two families of bars, slightly turned, a flat colour with shading;
 * ``drops`` — round drops or specks, bright and a little translucent;
 * ``blobs`` — a few large smooth shapes cut out of another clip's frame (a foreground
-  object).
+  object);
+* ``supervoxels`` — a foreground *clip* cut by its spatio-temporal SLIC supervoxels, as
+  the ICCV 2019 paper's occlusion blends (§3.3, :mod:`centrifuge.data.superpixels`):
+  supervoxels drawn until they cover a fifth to a third of it, the clip's own frames inside.
+  Its content and its outline change over time as the clip does, so it is not the rigid
+  layer the other three (and :mod:`centrifuge.ops.matte`) assume — the hard case.
 
 ``mix = α O + (1 − α) S``. Items hold ``mix``; ``v1`` the occluder's colour O and ``v2``
 the scene S ``(3, T, S, S)``; ``alpha`` α ``(1, T, S, S)``; ``scene_seen`` ``(1, T, S, S)``
@@ -30,12 +35,16 @@ from torch.utils.data import Dataset
 
 from centrifuge.data.clips import ClipSampler
 from centrifuge.data.entries import VideoEntry
+from centrifuge.data.superpixels import supervoxels
 from centrifuge.data.two_motion import STILL_SHARE, draw_camera, margin, relative_motion
 from centrifuge.io import frames_to_tensor
 from centrifuge.ops.homography import sample
 
 MOVING_OCCLUDER = "moving-occluder"
-KINDS = ("grid", "drops", "blobs")
+KINDS = ("grid", "drops", "blobs", "supervoxels")
+# the share of the canvas the supervoxels kind covers, at least (about the blobs' fifth)
+COVER = 0.2
+MOST = 0.35  # ... and at most
 
 
 def _grid(rng: np.random.Generator, side: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,7 +81,7 @@ def _drops(rng: np.random.Generator, side: int, size: int) -> tuple[torch.Tensor
 
 
 def _blobs(rng: np.random.Generator, side: int, size: int,
-           texture: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+           texture: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor]:
     noise = torch.from_numpy(rng.normal(size=(1, 1, side, side))).float()
     blur = max(3, int(size / 8)) | 1
     for _ in range(3):
@@ -81,6 +90,29 @@ def _blobs(rng: np.random.Generator, side: int, size: int,
     level = torch.quantile(noise, 0.78)  # about a fifth of the canvas
     alpha = ((noise - level) / (noise.std() * 0.05 + 1e-6)).clamp(0, 1)
     return texture, alpha
+
+
+def _supervoxels(rng: np.random.Generator, clip: np.ndarray,
+                 size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """O ``(T, 3, side, side)`` and α ``(T, side, side)`` of a foreground clip ``(T, side,
+    side, 3)`` uint8: its frames inside supervoxels drawn at random until they cover
+    :data:`COVER` (to :data:`MOST`) of its central ``size``² — what the camera sees of the
+    canvas — their edges a pixel soft."""
+    # at full resolution: the training blends' 2–4 px steps would show as a staircase here
+    labels = torch.from_numpy(supervoxels(clip, time_step=1, work_size=clip.shape[1]))
+    m = (clip.shape[1] - size) // 2
+    seen = (slice(None), slice(m, m + size), slice(m, m + size))
+    inside = torch.zeros(labels.shape, dtype=torch.bool)
+    for label in rng.permutation(int(labels.max()) + 1):
+        more = inside | (labels == int(label))
+        if more[seen].float().mean() <= MOST:  # one huge supervoxel would hide the scene
+            inside = more
+        if inside[seen].float().mean() >= COVER:
+            break
+    if not inside[seen].any():  # a clip SLIC cannot cut (flat, tiny): the blobs' shapes
+        inside = _blobs(rng, clip.shape[1], size, None)[1][None].expand(len(clip), -1, -1) > 0.5
+    alpha = F.avg_pool2d(inside.float()[:, None], 3, 1, 1, count_include_pad=False)[:, 0]
+    return frames_to_tensor(clip).permute(1, 0, 2, 3), alpha
 
 
 class MovingOccluderPairs(Dataset):
@@ -108,17 +140,23 @@ class MovingOccluderPairs(Dataset):
             colour, alpha = _grid(rng, self.side, self.size)
         elif kind == "drops":
             colour, alpha = _drops(rng, self.side, self.size)
-        else:
+        elif kind == "blobs":
             other = self.wide.sample(rng, exclude=clip.entry.scene)
             colour, alpha = _blobs(rng, self.side, self.size,
                                    frames_to_tensor(other.frames[:1])[:, 0])
+        else:
+            other = self.wide.sample(rng, exclude=clip.entry.scene)
+            colour, alpha = _supervoxels(rng, other.frames, self.size)
         still = int(rng.integers(2)) if rng.random() < STILL_SHARE else None
         po, ko = draw_camera(rng, self.frames, self.size, self.side, still=still == 0)
         ps, ks = draw_camera(rng, self.frames, self.size, self.side, still=still == 1)
         t, s = self.frames, (self.size, self.size)
         video = frames_to_tensor(clip.frames).permute(1, 0, 2, 3)  # (T, 3, side, side)
         scene = sample(video, ps, s).clamp(0, 1).permute(1, 0, 2, 3).contiguous()
-        layer = torch.cat([colour, alpha[None]])[None].expand(t, -1, -1, -1)
+        if colour.dim() == 4:  # a clip: its own frame and outline at each time
+            layer = torch.cat([colour, alpha[:, None]], 1)
+        else:
+            layer = torch.cat([colour, alpha[None]])[None].expand(t, -1, -1, -1)
         occ = sample(layer, po, s).clamp(0, 1).permute(1, 0, 2, 3).contiguous()
         occluder, a = occ[:3], occ[3:]
         mix = a * occluder + (1 - a) * scene

@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--sheet", metavar="PNG")
-    p.add_argument("--sheet-blends", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--sheet-blends", type=int, nargs="+", default=[0, 1, 2, 3])  # one of each kind
     p.add_argument("--speed", type=int, nargs="*", metavar="SIZE")
     args = p.parse_args(argv)
     torch.manual_seed(0)

@@ -239,7 +239,8 @@ def add_evaluate(sub) -> None:
                         "is the cue, so give it 16+ --frames); camera-fixed-reflection: the "
                         "fixed one as a faint reflection in glass; two-motion: each clip "
                         "through its own camera; two-motion-reflection: the same, the first "
-                        "a faint reflection; moving-occluder: a fence, drops, blobs or a clip's supervoxels over a clip")
+                        "a faint reflection; moving-occluder: a fence, drops, blobs or a "
+                        "clip's supervoxels over a clip")
     p.add_argument("--samples", type=cli_args.positive_int, default=64)
     p.add_argument("--frames", type=cli_args.at_least(4), default=32)
     p.add_argument("--size", type=cli_args.at_least(16), default=112)

@@ -50,7 +50,10 @@ from centrifuge.ops.layer_solve import Canvas, make_canvas, see
 # blend / the matte's IoU, motions estimated): margin 0.02 → 0.04 took 0.76 / 0.54 to
 # 0.61 / 0.57; a sharper step (SURE 0.01 → 0.005) and a full canvas fill from a matte of
 # 0.3 (not 0.05) 0.54 / 0.57; hold 0.05 (not 0.04) 0.54 / 0.61. Pooling each pixel's
-# misfits with its 3×3 neighbours' cost IoU (0.44) and was dropped.
+# misfits with its 3×3 neighbours' cost IoU (0.44) and was dropped. (Those blends held the
+# three rigid kinds. With the supervoxels kind, told the motions, on train: HOLD 0.1 or
+# 0.2 lost on every kind; a hold measured between frames 4 apart tied — blobs 0.61 →
+# 0.58, supervoxels 0.73 → 0.75 — and 1 apart lost badly.)
 # The difference of the two misfits (mean |·| over frames and colour) over which a pixel
 # goes from scene to occluder:
 SURE = 0.005

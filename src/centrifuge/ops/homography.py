@@ -31,21 +31,39 @@ def sample(images: torch.Tensor, homographies: torch.Tensor, size: tuple[int, in
 
 
 def sampling_grid(homographies: torch.Tensor, size: tuple[int, int],
-                  source: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+                  source: tuple[int, int], dtype: torch.dtype, *,
+                  fast: bool = False) -> torch.Tensor:
     """``grid_sample``'s grid ``(N, h, w, 2)`` reading a ``source``-sized input through
     ``homographies`` (output pixel → input pixel) at ``size``: what :func:`sample` uses,
-    kept by callers that sample through the same motions many times."""
+    kept by callers that sample through the same motions many times.
+
+    ``fast``: the normalisation folded into the homographies (in float64) and the
+    per-pixel map in float32 — 3–5× faster at 128² with 81 homographies (the occluder's
+    shift search), within 1e-4 px at 1500 px. Not the default: the motion methods' discrete
+    choices (which layer is still, whether a clip separates) are that sensitive, and a
+    1e-5 px change moved `auto`'s two-motion-reflection val 0.624 → 0.646."""
     h, w = size
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=homographies.device),
-                            torch.arange(w, dtype=torch.float64, device=homographies.device),
-                            indexing="ij")
+    hin, win = source
+    dev = homographies.device
+    if fast:
+        # align_corners=True: -1 and 1 are the centres of the first and last pixels
+        norm = torch.tensor([[2 / max(win - 1, 1), 0, -1], [0, 2 / max(hin - 1, 1), -1],
+                             [0, 0, 1]], dtype=torch.float64, device=dev)
+        m = (norm @ homographies.double()).float()[..., None, None]  # (N, 3, 3, 1, 1)
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32, device=dev),
+                                torch.arange(w, dtype=torch.float32, device=dev),
+                                indexing="ij")
+        x, y, z = (m[:, r, 0] * xs + m[:, r, 1] * ys + m[:, r, 2] for r in range(3))
+        z = z.clamp_min(1e-12)
+        return torch.stack([x / z, y / z], -1).to(dtype)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=dev),
+                            torch.arange(w, dtype=torch.float64, device=dev), indexing="ij")
     points = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3)  # (hw, 3)
     mapped = points @ homographies.double().transpose(1, 2)  # (N, hw, 3)
     xy = mapped[..., :2] / mapped[..., 2:].clamp_min(1e-12)
-    hin, win = source
     # align_corners=True: -1 and 1 are the centres of the first and last pixels
     scale = torch.tensor([2 / max(win - 1, 1), 2 / max(hin - 1, 1)], dtype=torch.float64,
-                         device=homographies.device)
+                         device=dev)
     return (xy * scale - 1).reshape(-1, h, w, 2).to(dtype)
 
 

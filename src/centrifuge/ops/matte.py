@@ -244,7 +244,7 @@ def nudged_motion(video: torch.Tensor, found: Occlusion, motion: torch.Tensor, *
         for level in range(fine + 1):
             shifts = _shifts(reach / 4**level, step / 4**level)
             grid = sampling_grid(to_canvas[i] @ best @ shifts, (h, w), found.canvas.size,
-                                 torch.float32)
+                                 torch.float32, fast=True)  # most of the method's time
             layer = found.layer[None].expand(len(shifts), -1, -1, -1)
             seen = F.grid_sample(layer, grid, mode="bilinear", padding_mode="border",
                                  align_corners=True)  # (D, 4, H, W)

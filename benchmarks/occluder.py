@@ -88,7 +88,9 @@ def through_mp4(crfs: list[int], samples: int, frames: int, size: int) -> None:
                 path = write_video(Path(tmp) / f"{i}-{crf}.mp4",
                                    tensor_to_frames(item["mix"]), fps=25, crf=crf)
                 clips[f"H.264 CRF {crf}"] = frames_to_tensor(read_video(path).frames)
+            decoded = float(masked_loss(item["mix"][None], target, seen))
             for name, mix in clips.items():
+                ident = float(masked_loss(mix[None], target, seen))
                 out = method.separate_clip(mix)
                 told = solve_occlusion(mix, item["motion2"], item["motion1"])
                 for answer, scene, matte in ((name, out[0], out[2][:1]),
@@ -96,8 +98,8 @@ def through_mp4(crfs: list[int], samples: int, frames: int, size: int) -> None:
                                               told.matte)):
                     s = sums.setdefault(answer, [0.0, 0.0, 0.0, 0.0])
                     s[0] += float(masked_loss(scene[None], target, seen))
-                    s[1] += float(masked_loss(mix[None], target, seen))
-                    s[2] += float(masked_loss(item["mix"][None], target, seen))
+                    s[1] += ident
+                    s[2] += decoded
                     s[3] += _iou(matte, item["alpha"])
             print(f"blend {i + 1}/{samples}", end="\r", flush=True)
     print(cpu_header())

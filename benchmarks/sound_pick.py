@@ -118,7 +118,8 @@ def main() -> None:
         # the control: the same sound backwards, out of step with every motion — a pick
         # that still finds V¹ finds it by something other than synchrony
         backwards = np.ascontiguousarray(item["sound"][::-1])
-        scores = [synchrony(layer, loudness(backwards, args.frames)) for layer in truth]
+        loud_back = loudness(backwards, args.frames)
+        scores = [synchrony(layer, loud_back) for layer in truth]
         right["true layers, sound reversed"].append(float(np.argmax(scores) == 0))
         out = auto.separate(item["mix"])
         chose = ", ".join(sorted({r.get("chose", "?") for r in auto.method.take_reports()}))

@@ -80,16 +80,15 @@ def _drops(rng: np.random.Generator, side: int, size: int) -> tuple[torch.Tensor
     return tint[:, None, None].expand(3, side, side).clone(), alpha
 
 
-def _blobs(rng: np.random.Generator, side: int, size: int,
-           texture: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor]:
+def _blobs(rng: np.random.Generator, side: int, size: int) -> torch.Tensor:
+    """α ``(side, side)`` of a few large smooth shapes covering about a fifth of it."""
     noise = torch.from_numpy(rng.normal(size=(1, 1, side, side))).float()
     blur = max(3, int(size / 8)) | 1
     for _ in range(3):
         noise = F.avg_pool2d(noise, blur, 1, blur // 2, count_include_pad=False)
     noise = noise[0, 0]
     level = torch.quantile(noise, 0.78)  # about a fifth of the canvas
-    alpha = ((noise - level) / (noise.std() * 0.05 + 1e-6)).clamp(0, 1)
-    return texture, alpha
+    return ((noise - level) / (noise.std() * 0.05 + 1e-6)).clamp(0, 1)
 
 
 def _supervoxels(rng: np.random.Generator, clip: np.ndarray,
@@ -110,7 +109,7 @@ def _supervoxels(rng: np.random.Generator, clip: np.ndarray,
         if inside[seen].float().mean() >= COVER:
             break
     if not inside[seen].any():  # a clip SLIC cannot cut (flat, tiny): the blobs' shapes
-        inside = _blobs(rng, clip.shape[1], size, None)[1][None].expand(len(clip), -1, -1) > 0.5
+        inside = _blobs(rng, clip.shape[1], size)[None].expand(len(clip), -1, -1) > 0.5
     alpha = F.avg_pool2d(inside.float()[:, None], 3, 1, 1, count_include_pad=False)[:, 0]
     return frames_to_tensor(clip).permute(1, 0, 2, 3), alpha
 
@@ -140,13 +139,13 @@ class MovingOccluderPairs(Dataset):
             colour, alpha = _grid(rng, self.side, self.size)
         elif kind == "drops":
             colour, alpha = _drops(rng, self.side, self.size)
-        elif kind == "blobs":
+        else:  # cut out of another clip: a still frame of it (blobs) or the clip itself
             other = self.wide.sample(rng, exclude=clip.entry.scene)
-            colour, alpha = _blobs(rng, self.side, self.size,
-                                   frames_to_tensor(other.frames[:1])[:, 0])
-        else:
-            other = self.wide.sample(rng, exclude=clip.entry.scene)
-            colour, alpha = _supervoxels(rng, other.frames, self.size)
+            if kind == "blobs":
+                colour = frames_to_tensor(other.frames[:1])[:, 0]
+                alpha = _blobs(rng, self.side, self.size)
+            else:
+                colour, alpha = _supervoxels(rng, other.frames, self.size)
         still = int(rng.integers(2)) if rng.random() < STILL_SHARE else None
         po, ko = draw_camera(rng, self.frames, self.size, self.side, still=still == 0)
         ps, ks = draw_camera(rng, self.frames, self.size, self.side, still=still == 1)

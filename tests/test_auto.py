@@ -72,6 +72,23 @@ def test_a_still_clip_is_no_separation_and_says_why():
     assert torch.equal(out[0], video) and torch.equal(out[1], video)
 
 
+def test_layers_that_remake_little_of_the_clip_are_no_separation_and_say_why():
+    """Two rigid layers under strong noise of their own in every frame (what no rigid layer
+    follows: content moving on its own): the motions are found and differ, but the two
+    layers remake under ``min_fit`` of the clip's edges (measured 0.30), so the input comes
+    back; with the gate off the same clip is handed back as a joint solve."""
+    a, b, _ = _two_rigid_layers()
+    noise = torch.rand(a.shape, generator=torch.Generator().manual_seed(0))
+    mix = (0.5 * (a + b) + 0.3 * (noise - 0.5)).clamp(0, 1)
+    out, r = _run(mix)
+    assert r["chose"] == "none" and not r["separated"] and "remake only" in r["why"], r
+    assert r["motion_gap_px"] > 10 and max(r["fit"].values()) < 0.4
+    assert torch.equal(out[0], mix) and torch.equal(out[1], mix)
+    ungated = create_method("auto_layers", min_fit=0.0)
+    ungated.separate_clip(mix)
+    assert ungated.take_reports()[0]["chose"] == "two-motion"
+
+
 def test_a_layer_found_still_makes_the_reflection_win_clearly_or_not_at_all():
     from centrifuge.methods.auto import AutoConfig
 
@@ -80,6 +97,19 @@ def test_a_layer_found_still_makes_the_reflection_win_clearly_or_not_at_all():
     assert not c.prefers_reflection(0.80, 0.785, still_px=5.0)
     assert not c.prefers_reflection(0.80, 0.815, still_px=0.5)  # a still layer is strong
     assert c.prefers_reflection(0.80, 0.83, still_px=0.5)
+
+
+def test_motions_that_remake_the_clip_no_better_than_a_still_layer_are_given_up():
+    from centrifuge.methods.auto import AutoConfig
+
+    c = AutoConfig()  # min_fit 0.4
+    held = {"neither": 0.63, "first": 0.68, "second": 0.80, "still_alone": 0.77}
+    assert "held still" in c.gives_up(0.67, held, fixed=False)
+    assert "held still" in c.gives_up(0.67, held, fixed=True)  # static-reflection too
+    assert c.gives_up(0.67, {**held, "still_alone": 0.60}, fixed=True) is None
+    assert c.gives_up(0.67, None, fixed=False) is None
+    assert "remake only 39%" in c.gives_up(0.39, None, fixed=False)
+    assert c.gives_up(0.39, None, fixed=True) is None  # static-reflection's own layers
 
 
 def test_settings_are_checked_and_the_preset_is_fixed():

@@ -30,7 +30,17 @@ Per clip (a segment of ``centrifuge separate``):
 4. **Or none.** Where the motions do not differ, or a second motion explains nothing one
    does not, the clip cannot be separated by motion: the input comes back, and the report
    says why (``motion-layers``' rule; for a reflection, which holds few edges, the second
-   layer need add only :attr:`AutoConfig.reflection_gain` of them).
+   layer need add only :attr:`AutoConfig.reflection_gain` of them). The same where the
+   two layers of the joint solve remake under :attr:`AutoConfig.min_fit` of the clip's
+   edges: what moves there is not two rigid layers (a clip whose own content moves, one
+   pasted over another), and the solve's layers are smears worse than the blend; and,
+   with a reflection, where one layer held still remakes the clip at least as well as
+   both motions found (those motions are not the clip's: 9 train blends, 5 of them worse
+   than the blend). Both rules together, 24 train blends per kind, 32×64²
+   (``benchmarks/auto.py --split train --samples 24``, × Identity, before → after):
+   occlusion 1.267 → 1.068, camera-fixed-reflection 0.756 → 0.691, two-motion-reflection
+   0.937 → 0.826, camera-fixed 0.775 → 0.748, two-motion 0.843 → 0.853, transparent
+   0.974 → 0.981 (:meth:`AutoConfig.gives_up`).
 
 Learned networks are not candidates: on every yardstick they score 0.93–1.06× Identity
 (``weights/MODEL_CARD.md``), worse than these methods wherever those separate.
@@ -81,15 +91,22 @@ class AutoConfig:
             precisely (train split: 2 of 24 reflection blends within 2.5 px, none within
             1), a strong layer's is (5 of 12 transparent blends within 1 px, where the
             reflection was chosen on fits 0.001–0.016 apart and scored 0.91–1.37×).
+        min_fit: the least share of the clip's edges the joint solve's two layers must
+            remake (:func:`~centrifuge.ops.layer_solve.fit`, of the blend model chosen) for
+            its layers to be handed back. Chosen on the train split (24 blends per kind,
+            32×64², the mean of per-blend ratios to Identity summed over the six kinds):
+            none 5.71, 0.3 → 5.41, 0.35 → 5.36, 0.4 → 5.32; of the train joint solves
+            that fitted under 0.4, 32 of 44 were worse than the blend (the best 0.64×).
     """
 
     margin: float = 0.01
     reflection_gain: float = 0.01
     still_px: float = 1.0
     still_lead: float = 0.02
+    min_fit: float = 0.4
 
     def __post_init__(self):
-        for name in ("margin", "reflection_gain", "still_px", "still_lead"):
+        for name in ("margin", "reflection_gain", "still_px", "still_lead", "min_fit"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"{name} must be a number ≥ 0, got {v!r}")
@@ -105,6 +122,23 @@ class AutoConfig:
         if still_px < self.still_px:
             return reflection_fit > overlay_fit + self.still_lead
         return reflection_fit > overlay_fit - self.margin
+
+    def gives_up(self, fit: float, held: dict | None, fixed: bool) -> str | None:
+        """Why a clip whose motions were found apart is still no separation, or ``None``:
+        one layer held still remakes it at least as well as both motions found (``held``,
+        the fits :meth:`AutoLayers._camera_fixed` records; the motions are then not the
+        clip's), or — for the joint solve (not ``fixed``) — its two layers remake under
+        :attr:`min_fit` of the clip's edges (``fit``)."""
+        if held and held["still_alone"] >= held["neither"]:
+            return (f"one layer held still remakes the clip as well as the two motions "
+                    f"found ({held['still_alone']:.0%} of its edges against "
+                    f"{held['neither']:.0%}): nothing here moves as a layer of its own, so "
+                    "motion cannot tell the layers apart")
+        if not fixed and fit < self.min_fit:
+            return (f"the two layers remake only {max(fit, 0):.0%} of the clip's edges "
+                    f"(under {self.min_fit:.0%}): what moves here is not two layers with a "
+                    "motion each, so motion cannot tell the layers apart")
+        return None
 
     @classmethod
     def from_dict(cls, d: dict) -> AutoConfig:
@@ -164,6 +198,10 @@ class AutoLayers(LayerSeparator):
         # test of it (what it adds is the static-reflection's, not the solve's)
         fixed = reflection and report["motion_gap_px"] >= MIN_GAP and self._camera_fixed(
             video, motions, report)
+        why = self.config.gives_up(solved.fit, report.get("fit_held_still"), fixed)
+        if why and (fixed or report["separated"]):
+            fixed = False
+            report.update(separated=False, why=why)
         if fixed:
             report.update(chose="camera-fixed", separated=True, why=None, reason=(
                 f"a faint reflection (the additive model fits {glass.fit:.0%} of the edges, "

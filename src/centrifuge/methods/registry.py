@@ -84,7 +84,7 @@ register_method("auto", AUTO_SUMMARY,
                 _preset(AutoLayers, "auto", AutoConfig(), AUTO_SUMMARY, "auto_layers",
                         "margin=0.0"))
 register_method("auto_layers", "auto with your own settings (margin, reflection_gain, "
-                "still_px, still_lead)",
+                "still_px, still_lead, min_fit)",
                 _custom(AutoLayers, AutoConfig, "auto_layers"))
 OCCLUDER_SUMMARY = ("an occluder in front of the scene that moves differently from it (a "
                     "fence, drops or dirt on a window, a railing) taken away: the scene, "

@@ -34,7 +34,8 @@ def score_kind(blend: str, args) -> dict:
     data = corpus_blends(blend, args.samples, args.frames, args.size, None, args.split)
     method = create_method("auto_layers", margin=args.margin,
                            reflection_gain=args.reflection_gain, still_px=args.still_px,
-                           still_lead=args.still_lead, min_fit=args.min_fit)
+                           still_lead=args.still_lead, min_fit=args.min_fit,
+                           flow=not args.no_flow)
     sep = Separator(method, segment=args.frames, overlap=0.0, max_size=None, progress=False)
     losses, idents = [], []
     trivial: dict[str, list[float]] = {}
@@ -80,11 +81,13 @@ def main() -> None:
     p.add_argument("--still-px", type=float, default=1.0)
     p.add_argument("--still-lead", type=float, default=0.02)
     p.add_argument("--min-fit", type=float, default=0.4)
+    p.add_argument("--no-flow", action="store_true", help="the rigid answer, no residual flow")
     p.add_argument("--log", help="append each blend's reports and ratio here (JSON lines)")
     args = p.parse_args()
     print(cpu_header())
     print(f"auto (margin {args.margin}, reflection_gain {args.reflection_gain}, still_px "
-          f"{args.still_px}, still_lead {args.still_lead}, min_fit {args.min_fit}), {args.split}, "
+          f"{args.still_px}, still_lead {args.still_lead}, min_fit {args.min_fit}, "
+          f"flow {not args.no_flow}), {args.split}, "
           f"{args.samples} blends per kind, {args.frames}×{args.size}²")
     print(f"{'blend':24s} {'×Identity':>9s} {'×trivial':>9s} {'best trivial':>18s} "
           f"{'worse':>6s}  chose / blend model   s/blend")

@@ -153,11 +153,12 @@ def contact_sheet(path: str, indices: list[int], frames: int, size: int) -> None
     print(f"wrote {path}: blend | layer 0 | layer 1 | clip 1 | clip 2")
 
 
-def speed(frames: int, sizes: list[int]) -> None:
-    """Seconds per segment of ``motion-layers`` alone on one val two-motion blend per size."""
+def speed(frames: int, sizes: list[int], flow: bool = True) -> None:
+    """Seconds per segment of ``motion-layers`` alone on one val two-motion blend per size
+    (``flow``: with its residual-flow solve)."""
     for size in sizes:
         mix = corpus_blends(TWO_MOTION, 1, frames, size, None, "val")[0]["mix"]
-        method = create_method("motion-layers")
+        method = create_method("motion_layers", flow=flow)
         start = time.perf_counter()
         method.separate_clip(mix)
         took = time.perf_counter() - start
@@ -178,10 +179,12 @@ def main(argv=None) -> None:
     p.add_argument("--sheet-blends", type=int, nargs="+", default=[2, 3, 5])
     p.add_argument("--speed", type=int, nargs="*", metavar="SIZE",
                    help="only time one segment per size (e.g. --speed 112 224) and stop")
+    p.add_argument("--no-flow", action="store_true",
+                   help="with --speed: time the rigid solve alone, no residual flow")
     args = p.parse_args(argv)
     if args.speed is not None:
         print(f"{cpu_header()}\n| segment | seconds | frames/s |\n|---|---|---|")
-        speed(args.frames, args.speed or [112, 224])
+        speed(args.frames, args.speed or [112, 224], not args.no_flow)
         return
     if args.sheet:
         contact_sheet(args.sheet, args.sheet_blends, args.frames, args.size)

@@ -94,9 +94,12 @@ class AutoConfig:
         min_fit: the least share of the clip's edges the joint solve's two layers must
             remake (:func:`~centrifuge.ops.layer_solve.fit`, of the blend model chosen) for
             its layers to be handed back. Chosen on the train split (24 blends per kind,
-            32×64², the mean of per-blend ratios to Identity summed over the six kinds):
-            none 5.71, 0.3 → 5.41, 0.35 → 5.36, 0.4 → 5.32; of the train joint solves
-            that fitted under 0.4, 32 of 44 were worse than the blend (the best 0.64×).
+            32×64², each blend's report from ``benchmarks/auto.py --log``; 0.3 and 0.35
+            gained less): of the train joint solves that fitted under 0.4, 32 of 44 were
+            worse than the blend (the best 0.64×).
+        flow: the joint solve's answer solved once more on each layer's residual flow
+            (:meth:`~centrifuge.methods.motion_layers.MotionLayers.flowed`); every choice
+            is made on the rigid solve before it.
     """
 
     margin: float = 0.01
@@ -104,12 +107,15 @@ class AutoConfig:
     still_px: float = 1.0
     still_lead: float = 0.02
     min_fit: float = 0.4
+    flow: bool = True
 
     def __post_init__(self):
         for name in ("margin", "reflection_gain", "still_px", "still_lead", "min_fit"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"{name} must be a number ≥ 0, got {v!r}")
+        if not isinstance(self.flow, bool):
+            raise ConfigError(f"flow must be true or false, got {self.flow!r}")
 
     def prefers_reflection(self, overlay_fit: float, reflection_fit: float,
                            still_px: float) -> bool:
@@ -169,8 +175,8 @@ class AutoLayers(LayerSeparator):
         self.summary = summary or ("per clip, whichever training-free picture fits: two "
                                    "layers moving differently or one fixed to the camera, "
                                    "an overlay or a faint reflection; or none")
-        self.overlay = MotionLayers(MotionConfig(model="average"))
-        self.glass = MotionLayers(MotionConfig(model="add"))
+        self.overlay = MotionLayers(MotionConfig(model="average", flow=self.config.flow))
+        self.glass = MotionLayers(MotionConfig(model="add", flow=self.config.flow))
         self.fixed_glass = StaticLayer(PRESETS["static-reflection"][0])
         self.reports: list[dict] = []
 
@@ -216,7 +222,7 @@ class AutoLayers(LayerSeparator):
             report["reason"] = (f"{kind} (fits: overlay {overlay.fit:.0%}, reflection "
                                 f"{glass.fit:.0%} of the edges), the layers "
                                 f"{report['motion_gap_px']:.1f} px apart: the joint solve")
-            out = solved.out.clamp(0, 1)
+            out = method.flowed(video, solved).out.clamp(0, 1)
         self.reports.append(report)
         return out
 

@@ -98,21 +98,28 @@ def _charbonnier(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(x * x + EPS * EPS)
 
 
-def solve(video: torch.Tensor, motions: torch.Tensor, *, model: str = "average",
-          smooth: float = 0.05, iterations: int = 60) -> tuple[torch.Tensor, Canvas]:
+def solve(video: torch.Tensor, motions: torch.Tensor | None, *, model: str = "average",
+          smooth: float = 0.05, iterations: int = 60, canvas: Canvas | None = None,
+          start: torch.Tensor | None = None) -> tuple[torch.Tensor, Canvas]:
     """The layers ``(k, 3, Hc, Wc)`` on their canvas that best explain ``video``
     ``(3, T, H, W)`` given ``motions`` ``(k, T, 3, 3)`` (module doc); in linear light for
-    ``model="add"``. ``smooth`` is λ, the weight of the sparse-gradient prior per pixel."""
+    ``model="add"``. ``smooth`` is λ, the weight of the sparse-gradient prior per pixel.
+    ``canvas``: solve on these sampling grids instead of the motions' (a canvas whose
+    grids :mod:`~centrifuge.ops.residual_flow` moved); ``motions`` is then unused.
+    ``start``: layers ``(k, 3, Hc, Wc)`` on that canvas to start from (an earlier solve's)
+    instead of the clip stabilised on each layer's motion."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     with torch.enable_grad(), torch.autocast(video.device.type, enabled=False):
         video = video.float()
-        canvas = make_canvas(motions, tuple(video.shape[-2:]))
-        k = motions.shape[0]
+        if canvas is None:
+            canvas = make_canvas(motions, tuple(video.shape[-2:]))
+        k = canvas.grids.shape[0]
         target = to_linear(video) if model == "add" else video
-        start = torch.stack([stabilised_mean(target, canvas, i) for i in range(k)])
-        if model == "add":
-            start = start / k  # each layer starts as an even share of the light
+        if start is None:
+            start = torch.stack([stabilised_mean(target, canvas, i) for i in range(k)])
+            if model == "add":
+                start = start / k  # each layer starts as an even share of the light
         layers = start.clone().requires_grad_(True)
         weight = 1.0 if model == "add" else 1.0 / k
         pixels = video[0].numel()

@@ -39,9 +39,8 @@ def test_a_layer_that_sways_on_its_own_is_recovered_better_with_its_flow():
     mix = 0.5 * (a + b)
     rigid = _best_psnrs(create_method("motion_layers", flow=False).separate_clip(mix), (a, b))
     flowed = _best_psnrs(create_method("motion_layers").separate_clip(mix), (a, b))
-    # measured 25.4 / 25.6 dB rigid, 26.9 / 26.9 with the flow (27.9 / 28.0 when the
-    # flowed solve ran the full iterations from the stabilised clip, not from the rigid
-    # layers — on real train blends the warm start scored as well in 40 % of the time)
+    # measured 25.4 / 25.6 dB rigid, 27.3 / 27.4 with the flow's three warm rounds (26.9
+    # in one warm round of a third of the iterations, 27.9 in one full cold solve)
     for r, f in zip(rigid, flowed, strict=True):
         assert f > r + 1.0, (rigid, flowed)
 

@@ -24,10 +24,10 @@ Per clip (a segment of ``centrifuge separate``):
    the step that matters most (12 train blends: 0.930× Identity without it, 0.816× with
    one round, 0.795× with two). Optionally (``candidates``) the pairs with one layer held
    still (Identity) compete first; on train that cost more than it gained.
-5. **Residual flow** (``flow``): the answer solved once more on sampling grids moved by
-   each layer's dense residual flow (:mod:`~centrifuge.ops.residual_flow`: what the
-   homographies do not follow; train two-motion 0.873 → 0.828× Identity,
-   ``benchmarks/residual_flow.py``); the report
+5. **Residual flow** (``flow``): the answer solved again, :data:`FLOW_ROUNDS` times, on
+   sampling grids moved by each layer's dense residual flow
+   (:mod:`~centrifuge.ops.residual_flow`: what the homographies do not follow; train
+   two-motion 0.873 → 0.816× Identity, ``benchmarks/residual_flow.py``); the report
    and every choice come from the rigid solve before it.
 
 The outputs are each layer as the frames show it, with what the layers do not explain
@@ -89,7 +89,7 @@ class MotionConfig:
         candidates: let the pairs with one layer held still compete (by the share of
             edges a short solve explains; off: on the train split it cost 0.830 against
             0.816 at one round).
-        flow: solve the answer once more on grids moved by each layer's residual flow
+        flow: solve the answer again on grids moved by each layer's residual flow
             (:meth:`MotionLayers.flowed`, :mod:`~centrifuge.ops.residual_flow`).
     """
 
@@ -181,7 +181,7 @@ class MotionLayers(LayerSeparator):
                       layers, canvas, seen)
 
     def flowed(self, video: torch.Tensor, solved: Solved) -> Solved:
-        """``solved`` again on grids moved by each layer's residual flow
+        """``solved`` again, :data:`FLOW_ROUNDS` times, on grids moved by each layer's residual flow
         (:mod:`~centrifuge.ops.residual_flow`: what the homographies do not follow), or
         ``solved`` itself where :attr:`MotionConfig.flow` is off. Every choice (blend
         model, giving up) is made on the rigid solve; this only sharpens the answer."""

@@ -8,13 +8,15 @@ estimate taken away — and DIS optical flow (Kroeger et al., ECCV 2016) from th
 layer as the canvas shows it gives, per frame pixel, where the canvas should have been
 sampled. The layer's sampling grid is moved by that flow, lightly smoothed (σ
 :data:`SIGMA` px), and the layers are solved again on the moved grids
-(:func:`~centrifuge.ops.layer_solve.solve` with ``canvas=``).
+(:func:`~centrifuge.ops.layer_solve.solve` with ``canvas=``), a few rounds over
+(:meth:`~centrifuge.methods.motion_layers.MotionLayers.flowed`).
 
 Chosen on the corpus train split (``python benchmarks/residual_flow.py``: the joint solve
 alone, 24 blends per kind, 32×64², the mean of per-blend ratios to Identity): two-motion
-0.8727 → 0.8278, camera-fixed 0.7547 → 0.7063, solving again from the rigid layers with a
-third of the iterations — as good as a full solve from the stabilised clip (0.8280 /
-0.7124) in 40 % of its time; σ 0 / 1 / 2 px alike (0.8271 / 0.8278 / 0.8287).
+0.8727 → 0.8156, camera-fixed 0.7547 → 0.6934, in three rounds, each solved from the last
+one's layers with a ninth of the iterations (one round of a third: 0.8278 / 0.7063, as
+good as a full solve from the stabilised clip, 0.8280 / 0.7124, in 40 % of its time);
+σ 0 / 1 / 2 px alike (0.8271 / 0.8278 / 0.8287 in one round).
 
 Shapes: clip ``(3, T, H, W)``; the layers as the frames show them ``(k, 3, T, H, W)``.
 """

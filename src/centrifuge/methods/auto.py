@@ -222,7 +222,7 @@ class AutoLayers(LayerSeparator):
             report["reason"] = (f"{kind} (fits: overlay {overlay.fit:.0%}, reflection "
                                 f"{glass.fit:.0%} of the edges), the layers "
                                 f"{report['motion_gap_px']:.1f} px apart: the joint solve")
-            out = method.flowed(video, solved).out.clamp(0, 1)
+            out = method.flowed(video, solved).clamp(0, 1)
         self.reports.append(report)
         return out
 

@@ -170,33 +170,40 @@ class MotionLayers(LayerSeparator):
                start: torch.Tensor | None = None) -> Solved:
         """Both layers solved for ``motions`` (:class:`Solved`); ``iterations`` of L-BFGS
         (the config's by default); on ``canvas``'s grids and from ``start`` where given."""
+        layers, canvas, seen = self._layers(video, motions, iterations, canvas, start)
+        out, rest = frames_of(layers, canvas, video, model=self.config.model, seen=seen)
+        return Solved(out, explained(video, rest), fit(video, seen, model=self.config.model),
+                      layers, canvas, seen)
+
+    def _layers(self, video, motions, iterations, canvas, start):
+        """The canvas layers, their canvas and the layers as the frames show them."""
         layers, canvas = solve(video, motions, model=self.config.model,
                                smooth=self.config.smooth,
                                iterations=iterations or self.config.iterations, canvas=canvas,
                                start=start)
         # the warps into every frame once: the outputs, the fit and the refinement use them
-        seen = see(layers, canvas)
-        out, rest = frames_of(layers, canvas, video, model=self.config.model, seen=seen)
-        return Solved(out, explained(video, rest), fit(video, seen, model=self.config.model),
-                      layers, canvas, seen)
+        return layers, canvas, see(layers, canvas)
 
-    def flowed(self, video: torch.Tensor, solved: Solved) -> Solved:
-        """``solved`` again, :data:`FLOW_ROUNDS` times, on grids moved by each layer's residual flow
-        (:mod:`~centrifuge.ops.residual_flow`: what the homographies do not follow), or
-        ``solved`` itself where :attr:`MotionConfig.flow` is off. Every choice (blend
-        model, giving up) is made on the rigid solve; this only sharpens the answer."""
+    def flowed(self, video: torch.Tensor, solved: Solved) -> torch.Tensor:
+        """The answer ``(2, 3, T, H, W)``: ``solved``'s layers solved again,
+        :data:`FLOW_ROUNDS` times, on grids moved by each layer's residual flow
+        (:mod:`~centrifuge.ops.residual_flow`: what the homographies do not follow), as
+        the frames show them (:func:`frames_of`); ``solved``'s own where
+        :attr:`MotionConfig.flow` is off. Every choice (blend model, giving up) is made on
+        the rigid solve; this only sharpens the answer, so the rounds skip its figures."""
         if not self.config.flow:
-            return solved
+            return solved.out
         # each round from the last one's layers, a ninth of the iterations: on 24 train
         # blends per kind (32×64², benchmarks/residual_flow.py) three such rounds beat one
         # of a third of the iterations, which was as good as a full solve from the
         # stabilised clip in 40 % of its time
+        layers, canvas, seen = solved.layers, solved.canvas, solved.seen
         for _ in range(FLOW_ROUNDS):
-            flows = layer_flows(video, solved.seen, self.config.model)
-            solved = self.solved(video, None, max(1, self.config.iterations // 9),
-                                 canvas=moved_canvas(solved.canvas, flows),
-                                 start=solved.layers)
-        return solved
+            flows = layer_flows(video, seen, self.config.model)
+            layers, canvas, seen = self._layers(video, None,
+                                                max(1, self.config.iterations // 9),
+                                                moved_canvas(canvas, flows), layers)
+        return frames_of(layers, canvas, video, model=self.config.model, seen=seen)[0]
 
     def estimate(self, video: torch.Tensor) -> torch.Tensor:
         """Both layers' motions ``(2, T, 3, 3)`` (frame t → the middle frame)."""
@@ -260,5 +267,5 @@ class MotionLayers(LayerSeparator):
         self.reports.append(report)
         if not report["separated"]:
             return unseparated(video)
-        return self.flowed(video, solved).out.clamp(0, 1)
+        return self.flowed(video, solved).clamp(0, 1)
 
